@@ -1,0 +1,95 @@
+"""Reports as text for people: terminal tables (CLI) and markdown (hover, bench reports)."""
+
+from __future__ import annotations
+
+from .report import CandidateResult, Report
+
+
+def _fmt_ms(v: float | None) -> str:
+    return f"{v:.4f}" if v is not None else "-"
+
+
+def _fmt_x(v: float | None) -> str:
+    return f"{v:.2f}x" if v is not None else "-"
+
+
+def result_row(r: CandidateResult, report: Report) -> list[str]:
+    t = r.timing
+    status = "PASS" if r.passed else (r.kind or "fail").upper()
+    chosen = "*" if r.candidate_id == report.best else " "
+    return [
+        chosen + r.candidate_id,
+        status,
+        _fmt_ms(t.ms if t else None) if report.timed else "not timed",
+        _fmt_x(t.speedup_eager if t else None),
+        _fmt_x(t.speedup_compile if t else None),
+        r.message,
+    ]
+
+
+def _table(headers: list[str], rows: list[list[str]], max_last: int = 90) -> str:
+    rows = [[c if i < len(headers) - 1 else (c if len(c) <= max_last else c[: max_last - 1] + "…") for i, c in enumerate(row)] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+    out = [line, "  ".join("-" * w for w in widths)]
+    for row in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(out)
+
+
+def report_text(report: Report) -> str:
+    lines = [f"tritonize report: {report.problem_name}" + (f" ({report.path})" if report.path else "")]
+    lines.append(f"device: {report.device}" + ("" if report.timed else "  — not timed (no GPU)"))
+    if report.versions:
+        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items())))
+    if report.error:
+        lines.append(f"problem error ({report.error_kind}): {report.error}")
+        return "\n".join(lines)
+    if report.dtype:
+        lines.append(f"dtype: {report.dtype}   inputs: {', '.join(report.input_shapes)}")
+    if report.tolerance:
+        lines.append(f"tolerance: {report.tolerance.describe()}")
+    if report.timed and report.eager_ms is not None:
+        lines.append(f"eager: {_fmt_ms(report.eager_ms)} ms   torch.compile: {_fmt_ms(report.compile_ms)} ms")
+    for g in report.generators:
+        state = f"{g.produced} candidate(s)" if not g.skipped or g.produced else f"skipped: {g.skipped}"
+        lines.append(f"generator {g.name}: {state} in {g.seconds:.1f}s")
+    lines.append("")
+    headers = ["candidate", "status", "ms", "x eager", "x compile", "message"]
+    lines.append(_table(headers, [result_row(r, report) for r in report.results]))
+    best = report.best_result()
+    lines.append("")
+    if best:
+        drop = {True: "yes", False: "no (weights seed-matched)", None: "unknown"}[best.drop_in]
+        lines.append(f"chosen: {best.candidate_id} ({best.origin}), drop-in: {drop}")
+    else:
+        lines.append("no candidate passed verification")
+    if report.stage_seconds:
+        lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_seconds.items()))
+    return "\n".join(lines)
+
+
+def hover_markdown(report: Report) -> str:
+    """The hover table: candidate origin, status, ms, × eager, × torch.compile, GPU, dtype, shapes, tolerance, when."""
+    out = [f"**tritonize: {report.problem_name}**", ""]
+    if report.error:
+        out.append(f"Problem error ({report.error_kind}): {report.error}")
+        return "\n".join(out)
+    timed = report.timed
+    out.append("| variant | status | ms | × eager | × torch.compile |")
+    out.append("|---|---|---|---|---|")
+    for r in report.results:
+        t = r.timing
+        name = f"**{r.candidate_id}** (chosen)" if r.candidate_id == report.best else r.candidate_id
+        status = "pass" if r.passed else r.kind or "fail"
+        ms = _fmt_ms(t.ms if t else None) if timed else "not timed (no GPU)"
+        out.append(
+            f"| {name} | {status} | {ms} | {_fmt_x(t.speedup_eager if t else None)} | {_fmt_x(t.speedup_compile if t else None)} |"
+        )
+    out.append("")
+    tol = report.tolerance.describe() if report.tolerance else "-"
+    out.append(
+        f"GPU: {report.device if timed else report.device + ' — not timed (no GPU)'} · dtype: {report.dtype or '-'} · "
+        f"shapes: {', '.join(report.input_shapes) or '-'} · tolerance: {tol} · when: {report.created}"
+    )
+    return "\n".join(out)

@@ -1,0 +1,160 @@
+"""Reports are data: plain dataclasses with a JSON round trip (DESIGN.md, invariant 5).
+
+A `Report` is what one conversion produced: every candidate's `CandidateResult`, which one was
+chosen, the device and tolerance used, and the time spent per stage. The store keeps reports; the
+LSP renders them as diagnostics and hover tables; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Failure kinds (DESIGN.md, verification contract). `problem` is the module itself being unusable
+# (its recipe raises, its forward fails): no candidate is to blame.
+FAILURE_KINDS = ("syntax", "import", "compile", "runtime", "mismatch", "timeout", "crash", "cheat", "problem")
+
+
+@dataclass
+class Tolerance:
+    atol: float
+    rtol: float
+    dtype: str  # the dtype the tolerance was chosen for, e.g. "float32"
+    tf32: bool = False
+
+    def describe(self) -> str:
+        extra = ", TF32 allowed" if self.tf32 else ""
+        return f"atol={self.atol:g} rtol={self.rtol:g} ({self.dtype}{extra})"
+
+
+@dataclass
+class Timing:
+    """Medians in milliseconds, all measured in one worker on the same inputs."""
+
+    ms: float
+    eager_ms: float | None = None
+    compile_ms: float | None = None
+    runs: int = 0
+
+    @property
+    def speedup_eager(self) -> float | None:
+        return self.eager_ms / self.ms if self.eager_ms and self.ms else None
+
+    @property
+    def speedup_compile(self) -> float | None:
+        return self.compile_ms / self.ms if self.compile_ms and self.ms else None
+
+
+@dataclass
+class Finding:
+    """A static or runtime observation about a candidate (recorded; `fatal` ones reject it)."""
+
+    rule: str
+    message: str
+    fatal: bool = False
+    line: int | None = None
+
+
+@dataclass
+class CandidateResult:
+    candidate_id: str  # unique in the report, e.g. "template:softmax/b1024w4"
+    origin: str  # llm:<model> | inductor:<mode> | template:<pattern>
+    passed: bool
+    kind: str | None = None  # one of FAILURE_KINDS when not passed
+    message: str = ""  # one line, with the numbers that matter
+    code: str = ""
+    drop_in: bool | None = None  # weights loaded with load_state_dict
+    max_abs_err: float | None = None
+    rel_err: float | None = None
+    worst_index: str | None = None  # e.g. "out[0, 12]"
+    seeds: int = 0
+    kernels_launched: int = 0
+    timing: Timing | None = None
+    findings: list[Finding] = field(default_factory=list)
+    private_apis: bool = False  # uses torch._inductor or similar private runtime APIs
+    seconds: float = 0.0  # wall time of this candidate's verification
+
+    @property
+    def status(self) -> str:
+        return "pass" if self.passed else (self.kind or "fail")
+
+
+@dataclass
+class GeneratorRun:
+    name: str  # template | inductor | llm
+    produced: int = 0
+    skipped: str | None = None  # why this generator produced nothing (e.g. "needs CUDA")
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    problem_name: str
+    key: str = ""  # store key
+    path: str | None = None
+    device: str = ""  # e.g. "NVIDIA H100 80GB HBM3" or "cpu (TRITON_INTERPRET=1)"
+    timed: bool = False
+    dtype: str | None = None
+    input_shapes: list[str] = field(default_factory=list)
+    tolerance: Tolerance | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    generators: list[GeneratorRun] = field(default_factory=list)
+    results: list[CandidateResult] = field(default_factory=list)
+    best: str | None = None  # candidate_id of the chosen candidate
+    eager_ms: float | None = None
+    compile_ms: float | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # generate / verify / time
+    created: str = ""  # ISO 8601 UTC
+    cancelled: bool = False
+    error: str | None = None  # the problem itself failed (no candidate could be judged)
+    error_kind: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def best_result(self) -> CandidateResult | None:
+        for r in self.results:
+            if r.candidate_id == self.best:
+                return r
+        return None
+
+    def passed(self) -> list[CandidateResult]:
+        return [r for r in self.results if r.passed]
+
+    def failures_by_kind(self) -> dict[str, list[CandidateResult]]:
+        out: dict[str, list[CandidateResult]] = {}
+        for r in self.results:
+            if not r.passed:
+                out.setdefault(r.kind or "runtime", []).append(r)
+        return out
+
+    # ---- JSON ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        data = dict(data)
+        data["tolerance"] = Tolerance(**data["tolerance"]) if data.get("tolerance") else None
+        data["generators"] = [GeneratorRun(**g) for g in data.get("generators", [])]
+        data["results"] = [candidate_result_from_dict(r) for r in data.get("results", [])]
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return cls.from_dict(json.loads(text))
+
+
+def candidate_result_from_dict(data: dict[str, Any]) -> CandidateResult:
+    data = dict(data)
+    data["timing"] = Timing(**data["timing"]) if data.get("timing") else None
+    data["findings"] = [Finding(**f) for f in data.get("findings", [])]
+    known = {f.name for f in dataclasses.fields(CandidateResult)}
+    return CandidateResult(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,201 @@
+"""User settings: one dataclass shared by the CLI, the language server and the pipeline.
+
+Settings arrive as nested dicts (LSP `initializationOptions`, `workspace/configuration`, CLI flags).
+`Settings.from_dict` validates them: an unknown key or a value of the wrong type is reported by
+name and the default is kept, so a typo never silently changes what is verified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_GENERATORS = ("template", "inductor", "llm")
+
+
+@dataclass
+class ModelSettings:
+    """Where candidates from a language model come from (generate/llm.py)."""
+
+    runtime: str = "transformers"  # transformers | llama_cpp | openai
+    path: str | None = None  # HF checkpoint directory or GGUF file
+    url: str | None = None  # OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1
+    name: str | None = None  # model name sent to an OpenAI-compatible server
+    api_key_env: str = "OPENAI_API_KEY"
+    endpoint: str = "completions"  # completions | chat
+    prompt: str | None = None  # path to a prompt template overriding the built-in one
+    chat_template: bool = False  # wrap the prompt in the tokenizer's chat template
+    temperature: float = 1.0  # KernelLLM's reported evaluation settings
+    top_p: float = 0.97
+    max_new_tokens: int = 2048
+    seed: int | None = None
+    gpu_layers: int = -1  # llama.cpp: layers offloaded to the GPU (-1: all)
+    n_ctx: int = 8192
+    threads: int | None = None
+    dtype: str = "auto"  # transformers: auto | float16 | bfloat16 | float32
+    idle_unload_s: float = 600.0
+    request_timeout_s: float = 600.0
+    retries: int = 3
+
+
+@dataclass
+class Settings:
+    generators: list[str] = field(default_factory=lambda: list(ALL_GENERATORS))
+    n: int = 4  # samples per model generator; variants per pattern for the built-in ones
+    seeds: int = 3  # random input sets each candidate is checked on
+    atol: float | None = None  # None: the dtype's default (fp32 1e-4, fp16/bf16 1e-2)
+    rtol: float | None = None
+    allow_tf32: bool = False  # opt-in to TF32 matmuls; the report states the tolerance used
+    strict: bool = False  # torch compute-op fallbacks become fatal
+    timeout_s: float = 120.0  # per candidate job in a worker
+    device: str = "auto"  # auto | cpu | cuda
+    devices: list[int] | None = None  # CUDA device indices; None: all visible
+    time_candidates: bool = True  # time correct candidates on GPU
+    placement: str = "inline"  # inline | sibling (<module>_triton.py)
+    cache_dir: str | None = None  # None: the user cache dir
+    use_cache: bool = True
+    concurrency: str = "queue"  # queue | parallel: two conversions at once
+    inputs: str | None = None  # input recipe given in settings: Python expression for get_inputs()
+    init_inputs: str | None = None  # likewise for get_init_inputs()
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+    # ---- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> tuple[Settings, list[str]]:
+        """Build settings from a (possibly partial, possibly camelCase) dict.
+
+        Returns the settings and a list of problems, one per bad key, each naming the key.
+        """
+        settings = cls()
+        problems = settings.update(data or {})
+        return settings, problems
+
+    def update(self, data: dict[str, Any], prefix: str = "") -> list[str]:
+        return _apply(self, data, prefix)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def copy(self, **changes: Any) -> Settings:
+        new = dataclasses.replace(self, **changes)
+        if "model" not in changes:
+            new.model = dataclasses.replace(self.model)
+        return new
+
+    # ---- derived ------------------------------------------------------------------------------
+
+    def resolved_cache_dir(self) -> str:
+        if self.cache_dir:
+            return os.path.expanduser(self.cache_dir)
+        if os.environ.get("TRITONIZE_CACHE_DIR"):
+            return os.environ["TRITONIZE_CACHE_DIR"]
+        import platformdirs
+
+        return platformdirs.user_cache_dir("tritonize")
+
+    def result_key_fields(self) -> dict[str, Any]:
+        """The settings that change a conversion's result (part of the store key)."""
+        return {
+            "generators": sorted(self.generators),
+            "n": self.n,
+            "seeds": self.seeds,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "allow_tf32": self.allow_tf32,
+            "strict": self.strict,
+            "model": {k: v for k, v in dataclasses.asdict(self.model).items() if k not in ("idle_unload_s",)},
+            "inputs": self.inputs,
+            "init_inputs": self.init_inputs,
+        }
+
+
+_CHOICES = {
+    "device": ("auto", "cpu", "cuda"),
+    "placement": ("inline", "sibling"),
+    "concurrency": ("queue", "parallel"),
+    "model.runtime": ("transformers", "llama_cpp", "openai"),
+    "model.endpoint": ("completions", "chat"),
+    "model.dtype": ("auto", "float16", "bfloat16", "float32"),
+}
+
+
+def _snake(name: str) -> str:
+    out = []
+    for ch in name:
+        if ch.isupper():
+            out.append("_" + ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out).replace("-", "_")
+
+
+def _apply(obj: Any, data: dict[str, Any], prefix: str) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return [f"{prefix.rstrip('.') or 'settings'}: expected an object, got {type(data).__name__}"]
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    for raw_key, value in data.items():
+        key = _snake(str(raw_key))
+        full = f"{prefix}{key}"
+        if key not in fields:
+            problems.append(f"unknown setting '{prefix}{raw_key}' (ignored)")
+            continue
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            problems.extend(_apply(current, value, full + "."))
+            continue
+        ok, converted, why = _convert(full, value, fields[key].type, current)
+        if not ok:
+            problems.append(f"setting '{full}': {why}; using the default {current!r}")
+            continue
+        setattr(obj, key, converted)
+    return problems
+
+
+def _convert(full: str, value: Any, type_text: Any, current: Any) -> tuple[bool, Any, str]:
+    t = str(type_text)
+    optional = "None" in t
+    if value is None:
+        return (True, None, "") if optional else (False, None, "must not be null")
+    if full == "generators":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return False, None, "expected a list of generator names"
+        bad = [v for v in value if v not in ALL_GENERATORS]
+        if bad:
+            return False, None, f"unknown generator(s) {bad}; choose from {list(ALL_GENERATORS)}"
+        if not value:
+            return False, None, "needs at least one generator"
+        return True, value, ""
+    if full == "devices":
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return False, None, "expected a list of CUDA device indices"
+        return True, value, ""
+    if t.startswith("bool"):
+        if isinstance(value, bool):
+            return True, value, ""
+        return False, None, f"expected true or false, got {value!r}"
+    if t.startswith("int"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if full in ("n", "seeds") and value < 1:
+                return False, None, f"must be at least 1, got {value}"
+            return True, value, ""
+        return False, None, f"expected an integer, got {value!r}"
+    if t.startswith("float"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value < 0:
+                return False, None, f"must not be negative, got {value}"
+            return True, float(value), ""
+        return False, None, f"expected a number, got {value!r}"
+    if t.startswith("str"):
+        if not isinstance(value, str):
+            return False, None, f"expected a string, got {value!r}"
+        choices = _CHOICES.get(full)
+        if choices and value not in choices:
+            return False, None, f"expected one of {list(choices)}, got {value!r}"
+        return True, value, ""
+    return True, value, ""
