@@ -92,8 +92,11 @@ class Settings:
             return os.path.expanduser(self.cache_dir)
         if os.environ.get("TRITONIZE_CACHE_DIR"):
             return os.environ["TRITONIZE_CACHE_DIR"]
-        import platformdirs
-
+        try:
+            import platformdirs
+        except ImportError:  # a bare GPU box: follow the XDG convention by hand
+            base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+            return os.path.join(base, "tritonize")
         return platformdirs.user_cache_dir("tritonize")
 
     def result_key_fields(self) -> dict[str, Any]:

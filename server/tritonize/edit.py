@@ -1,0 +1,442 @@
+"""Where and how the chosen kernel goes into the user's code (DESIGN.md, candidate contract).
+
+A candidate is a whole module defining `ModelNew`. What goes into the user's file is a marked block:
+
+    # >>> tritonize: FusedGeluScaleTriton (generated; re-running replaces this block)
+    @triton.jit
+    def gelu_scale_kernel(...): ...
+
+    class FusedGeluScaleTriton(nn.Module): ...
+    # <<< tritonize: FusedGeluScaleTriton
+
+`ModelNew` is renamed `<Name>Triton` (every reference, formatting and comments kept), the problem's
+own definitions (`Model`, `get_inputs`, ...) are dropped, definitions the target file already has are
+not repeated (a same-named but different one is renamed), and imports the file lacks are added once
+at the top. Running again replaces the marked block instead of adding a second one.
+
+Used by the CLI and the language server, so it is plain `ast`/`tokenize` work with no LSP types:
+`compute_edits` returns `TextEdit`s with 0-based line/column ranges that the server maps 1:1.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+from .problem import Problem, Range
+from .report import Report
+
+BEGIN = "# >>> tritonize: {name} (generated; re-running replaces this block)"
+END = "# <<< tritonize: {name}"
+_BLOCK_RE = r"^[ \t]*# >>> tritonize: {name}\b.*?^[ \t]*# <<< tritonize: {name}[ \t]*(?:\r?\n|\Z)"
+
+# Names a candidate defines only to be runnable on its own: the problem's side, never exported.
+_PROBLEM_NAMES = ("Model", "get_inputs", "get_init_inputs")
+
+
+@dataclass
+class TextEdit:
+    """Replace `range` (0-based lines/columns, end-exclusive) of a file with `new_text`.
+
+    `path` None means the document being converted; otherwise another file (the sibling module),
+    which `create` says does not exist yet.
+    """
+
+    range: Range
+    new_text: str
+    path: str | None = None
+    create: bool = False
+
+
+@dataclass
+class GeneratedBlock:
+    name: str  # <Name>Triton
+    imports: list[str] = field(default_factory=list)  # import statements the block needs, one per line
+    body: str = ""  # the marked block, ending in a newline
+
+
+def generated_name(problem_name: str) -> str:
+    return f"{problem_name}Triton"
+
+
+# ---- public API ----------------------------------------------------------------------------------
+
+
+def generated_class_code(problem: Problem, candidate_code: str, *, note: str | None = None) -> str:
+    """The block for `candidate_code`, preceded by the imports it needs beyond the problem's own."""
+    block = build_block(problem, candidate_code, problem.source, note=note)
+    head = "\n".join(block.imports)
+    return (head + "\n\n\n" if head else "") + block.body.rstrip("\n")
+
+
+def compute_edits(text: str, problem: Problem, report: Report, placement: str = "inline") -> list[TextEdit]:
+    """Edits that put the report's chosen candidate into `text` (or its sibling module).
+
+    Raises ValueError when the report has no chosen candidate.
+    """
+    best = report.best_result()
+    if best is None:
+        raise ValueError(f"no candidate passed for {problem.name}; nothing to insert")
+    note = _provenance(report)
+    if placement == "sibling":
+        return _sibling_edits(problem, best.code, note)
+    return _inline_edits(text, problem, best.code, note)
+
+
+def apply_to_text(text: str, problem: Problem, report: Report) -> str:
+    """`text` with the chosen candidate inserted after the original class (inline placement)."""
+    return apply_edits(text, compute_edits(text, problem, report, "inline"))
+
+
+def apply_edits(text: str, edits: list[TextEdit]) -> str:
+    """Apply non-overlapping edits that all refer to the original `text`."""
+    starts = _line_starts(text)
+    spans = sorted(((_offset(starts, text, e.range.start_line, e.range.start_col),
+                     _offset(starts, text, e.range.end_line, e.range.end_col), e.new_text) for e in edits),
+                   key=lambda s: (s[0], s[1]), reverse=True)
+    for start, end, new in spans:
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def sibling_path(path: str) -> str:
+    """`pkg/model.py` → `pkg/model_triton.py`."""
+    root, ext = os.path.splitext(path)
+    return f"{root}_triton{ext or '.py'}"
+
+
+def sibling_text(existing: str | None, problem: Problem, report: Report) -> str:
+    """The whole sibling module after inserting (or replacing) the class's block."""
+    best = report.best_result()
+    if best is None:
+        raise ValueError(f"no candidate passed for {problem.name}; nothing to insert")
+    base = existing if existing is not None else _sibling_header(problem)
+    return apply_edits(base, _inline_edits(base, problem, best.code, _provenance(report), anchor=None))
+
+
+def find_block(text: str, generated: str) -> tuple[int, int] | None:
+    """(start, end) character offsets of the marked block for class `generated`, or None."""
+    m = re.search(_BLOCK_RE.format(name=re.escape(generated)), text, re.M | re.S)
+    return (m.start(), m.end()) if m else None
+
+
+def block_names(text: str) -> list[str]:
+    """Generated class names that have a marked block in `text`."""
+    return re.findall(r"^[ \t]*# >>> tritonize: (\w+)\b", text, re.M)
+
+
+# ---- building the block --------------------------------------------------------------------------
+
+
+def build_block(problem: Problem, candidate_code: str, target_text: str, *, note: str | None = None) -> GeneratedBlock:
+    """Turn a candidate module into the block for `target_text` (a file without this block)."""
+    new_name = generated_name(problem.name)
+    tree = ast.parse(candidate_code)
+    existing = _top_level_definitions(target_text)
+    skip = set(_PROBLEM_NAMES) | {problem.name}
+
+    renames = {"ModelNew": new_name}
+    for stmt in tree.body:
+        for name in _bound_names(stmt):
+            if name in skip or name == "ModelNew":
+                continue
+            if name in existing and _dump(existing[name]) != _dump(stmt):
+                renames[name] = _fresh_name(f"{name}_triton", existing, tree)
+    code = rename_identifiers(candidate_code, renames)
+    tree = ast.parse(code)
+    lines = code.splitlines()
+
+    imports: list[str] = []
+    have, bound = _import_bindings(target_text)
+    segments: list[str] = []
+    prev_end = 0
+    for stmt in tree.body:
+        start = _first_line(stmt)
+        seg_start = _comment_start(lines, prev_end, start)
+        prev_end = stmt.end_lineno or start
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for line, name in zip(_import_lines(stmt), _import_names(stmt), strict=True):
+                # A name the file already imports (maybe spelled differently) is not imported twice.
+                if line in have or name in bound or line in imports or line.startswith("from __future__"):
+                    continue
+                imports.append(line)
+            continue
+        if not _keep(stmt, skip, existing, new_name):
+            continue
+        segments.append("\n".join(lines[seg_start:prev_end]).strip("\n"))
+
+    head = [BEGIN.format(name=new_name)]
+    if note:
+        head.append(f"# {note}")
+    body = "\n".join(head) + "\n" + "\n\n\n".join(segments) + "\n" + END.format(name=new_name) + "\n"
+    return GeneratedBlock(name=new_name, imports=imports, body=body)
+
+
+def _keep(stmt: ast.stmt, skip: set[str], existing: dict[str, ast.stmt], new_name: str) -> bool:
+    """Definitions and constants stay; scripts, docstrings and what the file already has go."""
+    if isinstance(stmt, ast.If) and _is_main_guard(stmt):
+        return False
+    if isinstance(stmt, ast.Expr):  # docstrings, prints, torch.manual_seed(...)
+        return False
+    names = _bound_names(stmt)
+    if not names:
+        return not isinstance(stmt, (ast.Pass,))
+    if any(n in skip for n in names) and new_name not in names:
+        return False
+    # Same name and the same definition as the file's: the file's one serves both.
+    return not all(n in existing and _dump(existing[n]) == _dump(stmt) for n in names)
+
+
+def _is_main_guard(stmt: ast.If) -> bool:
+    t = stmt.test
+    return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "__name__")
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    names: list[str] = []
+    for t in targets:
+        for node in ast.walk(t):
+            if isinstance(node, ast.Name):
+                names.append(node.id)
+    return names
+
+
+def _top_level_definitions(text: str) -> dict[str, ast.stmt]:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return {}
+    out: dict[str, ast.stmt] = {}
+    for stmt in tree.body:
+        for name in _bound_names(stmt):
+            out.setdefault(name, stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                out.setdefault((alias.asname or alias.name).split(".")[0], stmt)
+    return out
+
+
+def _dump(stmt: ast.stmt) -> str:
+    return ast.dump(stmt, annotate_fields=False, include_attributes=False)
+
+
+def _fresh_name(base: str, existing: dict, tree: ast.Module) -> str:
+    used = set(existing) | {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    name, i = base, 2
+    while name in used:
+        name, i = f"{base}{i}", i + 1
+    return name
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """0-based first line of a statement, decorators included."""
+    decos = getattr(stmt, "decorator_list", None) or []
+    return min([stmt.lineno] + [d.lineno for d in decos]) - 1
+
+
+def _comment_start(lines: list[str], prev_end: int, start: int) -> int:
+    """Comment lines directly above a statement belong to it."""
+    i = start
+    while i - 1 >= prev_end and lines[i - 1].lstrip().startswith("#"):
+        i -= 1
+    return i
+
+
+def _import_lines(stmt: ast.Import | ast.ImportFrom) -> list[str]:
+    """One normalised line per imported name, so comparing with the file's imports is exact."""
+    out = []
+    if isinstance(stmt, ast.Import):
+        for a in stmt.names:
+            out.append(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
+    else:
+        mod = "." * stmt.level + (stmt.module or "")
+        for a in stmt.names:
+            out.append(f"from {mod} import {a.name}" + (f" as {a.asname}" if a.asname else ""))
+    return out
+
+
+def _import_names(stmt: ast.Import | ast.ImportFrom) -> list[str]:
+    """The name each imported alias binds: `import a.b` binds `a`, `import a.b as c` binds `c`."""
+    return [a.asname or (a.name.split(".")[0] if isinstance(stmt, ast.Import) else a.name) for a in stmt.names]
+
+
+def _import_bindings(text: str) -> tuple[set[str], set[str]]:
+    """The file's top-level imports as normalised lines, and the names they bind."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set(), set()
+    have: set[str] = set()
+    bound: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            have.update(_import_lines(stmt))
+            bound.update(_import_names(stmt))
+    return have, bound
+
+
+def rename_identifiers(code: str, renames: dict[str, str]) -> str:
+    """Rename NAME tokens (not attributes after a dot, not strings or comments), keeping layout."""
+    if not renames:
+        return code
+    lines = code.splitlines(keepends=True)
+    hits: list[tuple[int, int, int, str]] = []
+    prev: tokenize.TokenInfo | None = None
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        if tok.type == tokenize.NAME and tok.string in renames and not (prev and prev.string == "."):
+            (row, col), (_, end_col) = tok.start, tok.end
+            hits.append((row - 1, col, end_col, renames[tok.string]))
+        if tok.type not in (tokenize.NL, tokenize.COMMENT):
+            prev = tok
+    for row, col, end_col, new in sorted(hits, reverse=True):
+        line = lines[row]
+        lines[row] = line[:col] + new + line[end_col:]
+    return "".join(lines)
+
+
+# ---- placing the block ---------------------------------------------------------------------------
+
+
+def _inline_edits(text: str, problem: Problem, code: str, note: str | None, anchor: Range | None | bool = True) -> list[TextEdit]:
+    """Edits for `text`: replace this class's block if present, else insert it after the class.
+
+    `anchor=None` appends at the end of the file (sibling modules have no original class).
+    """
+    nl = "\r\n" if "\r\n" in text else "\n"
+    generated = generated_name(problem.name)
+    old = find_block(text, generated)
+    without_block = text[: old[0]] + text[old[1]:] if old else text
+    block = build_block(problem, code, without_block, note=note)
+    body = block.body.replace("\n", nl)
+    starts = _line_starts(text)
+    edits: list[TextEdit] = []
+
+    if old:
+        edits.append(TextEdit(_range(starts, text, old[0], old[1]), body))
+    else:
+        if anchor is None:
+            at = len(text)
+        else:
+            at = _after_line(starts, text, problem.class_range.end_line)
+        lead = nl if at > 0 and not text[:at].endswith(("\n", "\r")) else ""
+        following = text[at:]
+        blank = len(following) - len(following.lstrip("\r\n"))
+        blank = following[:blank].count("\n") or following[:blank].count("\r")
+        tail = nl * max(0, 2 - blank) if following.strip() else ""
+        sep = nl * 2 if at > 0 else ""
+        edits.append(TextEdit(_range(starts, text, at, at), lead + sep + body + tail))
+
+    if block.imports:
+        at = _import_insert_offset(without_block if not old else text)
+        at = min(at, old[0]) if old else at
+        imports = nl.join(block.imports) + nl
+        if at > 0 and not text[:at].endswith(("\n", "\r")):
+            imports = nl + imports
+        edits.append(TextEdit(_range(starts, text, at, at), imports))
+    return edits
+
+
+def _import_insert_offset(text: str) -> int:
+    """After the last top-level import of the file's leading import section (or its docstring)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return 0
+    starts = _line_starts(text)
+    last = None
+    for i, stmt in enumerate(tree.body):
+        is_doc = i == 0 and isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant) and isinstance(stmt.value.value, str)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) or is_doc:
+            last = stmt
+        elif last is not None or not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            break
+    if last is None:
+        return 0
+    return _after_line(starts, text, (last.end_lineno or last.lineno) - 1)
+
+
+def _sibling_edits(problem: Problem, code: str, note: str | None) -> list[TextEdit]:
+    if not problem.path:
+        raise ValueError("sibling placement needs a file path; the document has none")
+    target = sibling_path(problem.path)
+    try:
+        with open(target, encoding="utf-8") as f:
+            existing = f.read()
+        create = False
+    except FileNotFoundError:
+        existing, create = "", True
+    base = existing if not create else _sibling_header(problem)
+    new_text = apply_edits(base, _inline_edits(base, problem, code, note, anchor=None))
+    starts = _line_starts(existing)
+    whole = _range(starts, existing, 0, len(existing))
+    return [TextEdit(whole, new_text, path=target, create=create)]
+
+
+def _sibling_header(problem: Problem) -> str:
+    module = os.path.splitext(os.path.basename(problem.path or "module.py"))[0]
+    return (
+        f'"""Triton versions of module classes from {module}.py, generated by tritonize.\n\n'
+        f"Use: from {module}_triton import {generated_name(problem.name)}\n"
+        '"""\n'
+    )
+
+
+def _provenance(report: Report) -> str:
+    best = report.best_result()
+    if best is None:
+        return ""
+    if report.timed and best.timing and best.timing.speedup_eager:
+        speed = f"{best.timing.ms:.4f} ms, {best.timing.speedup_eager:.2f}x eager"
+        if best.timing.speedup_compile:
+            speed += f", {best.timing.speedup_compile:.2f}x torch.compile"
+    else:
+        speed = "correctness checked, not timed"
+    return f"chosen: {best.candidate_id} · {speed} · {report.device or 'unknown device'}"
+
+
+# ---- positions -----------------------------------------------------------------------------------
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    for m in re.finditer(r"\r\n|\n|\r", text):
+        starts.append(m.end())
+    return starts
+
+
+def _offset(starts: list[int], text: str, line: int, col: int) -> int:
+    if line >= len(starts):
+        return len(text)
+    return min(starts[line] + col, len(text))
+
+
+def _range(starts: list[int], text: str, start: int, end: int) -> Range:
+    def pos(off: int) -> tuple[int, int]:
+        lo, hi = 0, len(starts) - 1
+        while lo < hi:  # last line start <= off
+            mid = (lo + hi + 1) // 2
+            if starts[mid] <= off:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo, off - starts[lo]
+
+    (sl, sc), (el, ec) = pos(start), pos(end)
+    return Range(sl, sc, el, ec)
+
+
+def _after_line(starts: list[int], text: str, line: int) -> int:
+    """Offset just past line `line` and its newline (end of text for the last line)."""
+    return starts[line + 1] if line + 1 < len(starts) else len(text)

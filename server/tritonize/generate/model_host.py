@@ -1,0 +1,378 @@
+"""The model host: a child process that holds a loaded language model between requests.
+
+The server process never imports torch, transformers or llama_cpp (DESIGN.md, invariant 1), so
+local models run here: `python -m tritonize.generate.model_host READ_FD WRITE_FD`. The host loads
+a model once and keeps it for later requests (keyed by runtime, path and the load settings that
+matter), streams progress and text back while sampling, stops within a step when told to cancel,
+and after `idle_unload_s` without requests unloads the model and exits, which frees all of its
+memory (GPU memory included). Only text comes back: candidate code never runs here (invariant 2).
+
+Messages use the verify protocol's framing (length-prefixed JSON over a dedicated pipe pair), so
+a library that prints to stdout cannot corrupt them:
+  server → host  {"type": "generate", "id", "load": {...}, "request": {...}, "idle_unload_s"}
+                 {"type": "cancel", "id"}   {"type": "exit"}
+  host → server  {"type": "loading", "id", "message"}  {"type": "loaded", "id", "model", "seconds"}
+                 {"type": "progress", "id", "tokens", "total"}  {"type": "text", "id", "seq", "delta"}
+                 {"type": "done", "id", "texts", "cancelled", "seconds"}
+                 {"type": "error", "id", "error", "traceback"}   {"type": "unloaded", "reason"}
+
+The client half (`ModelHost`, `get_model_host`, `shutdown_model_host`) runs in the server and
+uses only the standard library.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..cancel import Cancelled, CancelToken
+from ..verify.protocol import Reader, send
+
+CANCEL_GRACE_S = 2.0  # after this long without an answer to "cancel", the host is killed
+
+
+# ---- host side (child process) ------------------------------------------------------------------
+
+
+def load_key(load: dict) -> str:
+    """What identifies a loaded model: settings that change the weights or how they are run."""
+    return "|".join(f"{k}={load.get(k)}" for k in ("runtime", "path", "dtype", "gpu_layers", "n_ctx", "threads"))
+
+
+def _load(load: dict):
+    if load["runtime"] == "transformers":
+        from .runtimes.hf import HFRuntime
+
+        return HFRuntime(load["path"], dtype=load.get("dtype", "auto"), threads=load.get("threads"))
+    if load["runtime"] == "llama_cpp":
+        from .runtimes.llamacpp import LlamaCppRuntime
+
+        return LlamaCppRuntime(load["path"], gpu_layers=load.get("gpu_layers", -1), n_ctx=load.get("n_ctx", 8192),
+                               threads=load.get("threads"))
+    raise ValueError(f"unknown runtime {load['runtime']!r}")
+
+
+class _Host:
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.reader = Reader(read_fd)
+        self.write_fd = write_fd
+        self.send_lock = threading.Lock()
+        self.jobs: queue.Queue[dict | None] = queue.Queue()
+        self.stop = threading.Event()
+        self.current: str | None = None
+        self.runtime = None
+        self.key: str | None = None
+        self.idle_unload_s = 600.0
+
+    def send(self, msg: dict) -> None:
+        with self.send_lock:
+            send(self.write_fd, msg)
+
+    def listen(self) -> None:
+        """Reader thread: jobs go to the queue; cancel acts at once, even mid-generation."""
+        while True:
+            msg = self.reader.recv()
+            if msg is None:  # the server went away
+                self.stop.set()
+                self.jobs.put(None)
+                return
+            if msg.get("type") == "cancel":
+                if msg.get("id") == self.current:
+                    self.stop.set()
+            elif msg.get("type") == "exit":
+                self.stop.set()
+                self.jobs.put(None)
+                return
+            else:
+                self.jobs.put(msg)
+
+    def run(self) -> None:
+        threading.Thread(target=self.listen, daemon=True).start()
+        while True:
+            try:
+                job = self.jobs.get(timeout=self.idle_unload_s)
+            except queue.Empty:
+                self.send({"type": "unloaded", "reason": f"idle for {self.idle_unload_s:g}s"})
+                return
+            if job is None:
+                return
+            if job.get("type") == "generate":
+                self.generate(job)
+
+    def generate(self, job: dict) -> None:
+        from .runtimes import SampleRequest
+
+        job_id = job["id"]
+        self.current = job_id
+        self.stop.clear()
+        self.idle_unload_s = float(job.get("idle_unload_s") or 600.0)
+        started = time.monotonic()
+        try:
+            self.ensure_loaded(job_id, job["load"])
+            req = SampleRequest.from_dict(job["request"])
+            texts = self.runtime.generate(req, lambda ev: self.send({**ev, "id": job_id}), self.stop)
+            self.send({"type": "done", "id": job_id, "texts": texts, "cancelled": self.stop.is_set(),
+                       "seconds": time.monotonic() - started})
+        except Exception as exc:
+            self.send({"type": "error", "id": job_id, "error": f"{type(exc).__name__}: {exc}",
+                       "traceback": traceback.format_exc()})
+        finally:
+            self.current = None
+
+    def ensure_loaded(self, job_id: str, load: dict) -> None:
+        key = load_key(load)
+        if key == self.key:
+            return
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime, self.key = None, None
+        self.send({"type": "loading", "id": job_id, "message": f"loading {load['path']} ({load['runtime']})"})
+        t0 = time.monotonic()
+        self.runtime = _load(load)
+        self.key = key
+        self.send({"type": "loaded", "id": job_id, "model": self.runtime.describe, "seconds": time.monotonic() - t0})
+
+
+def host_main(argv: list[str]) -> int:
+    read_fd, write_fd = int(argv[0]), int(argv[1])
+    # Anything a library prints goes to stderr; fd 1 is not ours to write on.
+    os.dup2(2, 1)
+    _Host(read_fd, write_fd).run()
+    return 0
+
+
+# ---- server side (client) -----------------------------------------------------------------------
+
+
+class ModelHostError(Exception):
+    """The host failed a request or died; the message says why (with its last stderr lines)."""
+
+
+class _HostGone(Exception):
+    def __init__(self, why: str, answered: bool) -> None:
+        super().__init__(why)
+        self.answered = answered  # the host had started on this request before it went
+
+
+@dataclass
+class HostResult:
+    texts: list[str]
+    cancelled: bool = False
+    model: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class HostEvents:
+    """Callbacks for what the host streams during one request."""
+
+    on_progress: Callable[[int, int], None] = lambda tokens, total: None
+    on_text: Callable[[int, str], None] = lambda seq, delta: None
+    on_status: Callable[[str], None] = lambda message: None
+    log: list[str] = field(default_factory=list)
+
+
+class ModelHost:
+    """One host process per server process, started on first use, restarted after it exits."""
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+        self._proc: subprocess.Popen | None = None
+        self._reader: Reader | None = None
+        self._write_fd: int | None = None
+        self._lock = threading.Lock()  # one request at a time: the host holds one model
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._next_id = 0
+        self.loaded: str | None = None  # what the host said it loaded, while it is alive
+
+    # ---- process ------------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _start(self) -> None:
+        to_host_r, to_host_w = os.pipe()
+        from_host_r, from_host_w = os.pipe()
+        env = dict(os.environ)
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self._proc = subprocess.Popen(
+            [self.python, "-m", "tritonize.generate.model_host", str(to_host_r), str(from_host_w)],
+            pass_fds=(to_host_r, from_host_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env, start_new_session=True,
+        )
+        os.close(to_host_r)
+        os.close(from_host_w)
+        self._reader = Reader(from_host_r)
+        self._write_fd = to_host_w
+        self._stderr_tail.clear()
+        threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True).start()
+
+    def _drain_stderr(self, proc: subprocess.Popen) -> None:
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                self._stderr_tail.append(line)
+
+    def _reset(self) -> None:
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+        if self._reader is not None:
+            os.close(self._reader.fd)
+        self._proc = self._reader = self._write_fd = None
+        self.loaded = None
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self._reset()
+
+    def close(self) -> None:
+        """Ask the host to exit; kill it if it does not within a few seconds."""
+        with self._lock:
+            if self.alive():
+                try:
+                    send(self._write_fd, {"type": "exit"})
+                    self._proc.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if self._proc is not None:
+                self._kill()
+
+    def _why_dead(self) -> str:
+        code = self._proc.poll() if self._proc else None
+        tail = "\n".join(list(self._stderr_tail)[-8:])
+        return f"the model host exited (code {code})" + (f":\n{tail}" if tail else "")
+
+    # ---- requests -----------------------------------------------------------------------------
+
+    def generate(self, load: dict, request: dict, *, idle_unload_s: float, cancel: CancelToken | None = None,
+                 events: HostEvents | None = None, timeout_s: float | None = None) -> HostResult:
+        """Sample in the host; raises Cancelled, ModelHostError, or TimeoutError."""
+        events = events or HostEvents()
+        cancel = cancel or CancelToken()
+        try:
+            return self._generate_once(load, request, idle_unload_s, cancel, events, timeout_s)
+        except _HostGone as gone:
+            if gone.answered or cancel.cancelled:
+                raise ModelHostError(str(gone)) from None
+            # It exited (idle unload) just as the request went out: a fresh host takes it.
+            return self._generate_once(load, request, idle_unload_s, cancel, events, timeout_s)
+
+    def _generate_once(self, load: dict, request: dict, idle_unload_s: float, cancel: CancelToken,
+                       events: HostEvents, timeout_s: float | None) -> HostResult:
+        with self._lock:
+            if self._proc is not None and not self.alive():
+                self._reset()  # it unloaded when idle, or died: start a fresh one
+            if self._proc is None:
+                self._start()
+            self._next_id += 1
+            job_id = f"job{self._next_id}"
+            cancel_sent = threading.Event()
+
+            def on_cancel() -> None:
+                try:
+                    send(self._write_fd, {"type": "cancel", "id": job_id})
+                except OSError:
+                    pass
+                cancel_sent.set()
+
+            try:
+                send(self._write_fd, {"type": "generate", "id": job_id, "load": load, "request": request,
+                                      "idle_unload_s": idle_unload_s})
+            except OSError:
+                why = self._why_dead()
+                self._kill()
+                raise _HostGone(why, answered=False)
+            unregister = cancel.on_cancel(on_cancel)
+            try:
+                return self._wait(job_id, cancel, cancel_sent, events, timeout_s)
+            finally:
+                unregister()
+
+    def _wait(self, job_id: str, cancel: CancelToken, cancel_sent: threading.Event, events: HostEvents,
+              timeout_s: float | None) -> HostResult:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        cancel_deadline: float | None = None
+        answered = False
+        while True:
+            if cancel_sent.is_set() and cancel_deadline is None:
+                cancel_deadline = time.monotonic() + CANCEL_GRACE_S
+            if cancel_deadline is not None and time.monotonic() > cancel_deadline:
+                self._kill()  # it did not stop in time: a fresh host serves the next request
+                raise Cancelled()
+            if deadline is not None and time.monotonic() > deadline:
+                self._kill()
+                raise TimeoutError(f"the model did not finish within {timeout_s:g}s")
+            msg = self._reader.recv(timeout=0.05)
+            if msg is None:
+                if self._reader.eof:
+                    self._proc.wait(timeout=10)
+                    why = self._why_dead()
+                    self._reset()
+                    if cancel.cancelled:
+                        raise Cancelled()
+                    raise _HostGone(why, answered=answered)
+                continue
+            kind = msg.get("type")
+            if kind == "unloaded":
+                self.loaded = None
+                continue
+            if msg.get("id") != job_id:
+                continue  # a late message of an earlier, abandoned request
+            answered = True
+            if kind == "progress":
+                events.on_progress(int(msg["tokens"]), int(msg["total"]))
+            elif kind == "text":
+                events.on_text(int(msg["seq"]), msg["delta"])
+            elif kind == "loading":
+                events.on_status(msg["message"])
+            elif kind == "loaded":
+                self.loaded = msg["model"]
+                events.on_status(f"loaded {msg['model']} in {msg['seconds']:.1f}s")
+            elif kind == "error":
+                events.log.append(msg.get("traceback", ""))
+                raise ModelHostError(msg["error"])
+            elif kind == "done":
+                if cancel.cancelled:
+                    raise Cancelled()
+                return HostResult(texts=list(msg["texts"]), cancelled=bool(msg["cancelled"]),
+                                  model=self.loaded or "", seconds=float(msg["seconds"]))
+
+
+_HOST: ModelHost | None = None
+_HOST_LOCK = threading.Lock()
+
+
+def get_model_host() -> ModelHost:
+    """The server process's one model host (started lazily, closed at exit)."""
+    global _HOST
+    with _HOST_LOCK:
+        if _HOST is None:
+            _HOST = ModelHost()
+            atexit.register(shutdown_model_host)
+        return _HOST
+
+
+def shutdown_model_host() -> None:
+    """Stop the model host if one runs (the LSP calls this on shutdown, the CLI at exit)."""
+    global _HOST
+    with _HOST_LOCK:
+        host, _HOST = _HOST, None
+    if host is not None:
+        host.close()
+
+
+if __name__ == "__main__":
+    sys.exit(host_main(sys.argv[1:]))

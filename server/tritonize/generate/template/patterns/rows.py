@@ -1,0 +1,308 @@
+"""Row kernels: reductions with their element-wise prologue / epilogue, softmax, layer/RMS/group norm.
+
+The domain (the reduction input's shape) splits into kept dims (one program per "row", i.e. per
+combination of kept coordinates) and reduced dims (the "columns" of that row). Every value in the
+kernel is either per element of the row (a BLOCK vector) or per row (a scalar: a reduction, or
+something computed from reductions and per-row operands).
+
+Two shapes of kernel, chosen per variant:
+- single pass: BLOCK = next_power_of_2(n_cols); the row is loaded once and stays in registers.
+- looped: one pass over the row per reduction (in dependency order: max, then sum of exp, ...) and a
+  last pass that writes the output; the element-wise work is recomputed in each pass. Rows of any
+  length work with a fixed BLOCK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..fuse import Group
+from ..graph import Node
+from .common import Emitted, ExprWriter, Namer, describe, leaf_base_name, out_dtype_expr
+
+
+@dataclass(frozen=True)
+class RowsConfig:
+    looped: bool
+    num_warps: int
+    block: int = 0  # looped only
+
+    @property
+    def tag(self) -> str:
+        return f"loop{self.block}_w{self.num_warps}" if self.looped else f"onepass_w{self.num_warps}"
+
+
+def configs_for(n_cols: int) -> list[RowsConfig]:
+    """Single-pass variants while the row fits in registers, looped ones for long rows (or to compare)."""
+    pow2 = 1 << max(n_cols - 1, 0).bit_length()
+    small_loop = max(16, min(1024, pow2 // 2))  # at least two trips, so the loop and its masks do work
+    out: list[RowsConfig] = []
+    if pow2 <= 16384:
+        out += [RowsConfig(False, 4 if pow2 <= 2048 else 8), RowsConfig(False, 8 if pow2 <= 2048 else 16)]
+    out += [RowsConfig(True, 4, small_loop), RowsConfig(True, 8, max(small_loop, min(4096, pow2 // 2)))]
+    if pow2 > 16384:
+        out += [RowsConfig(True, 16, 8192)]
+    seen: list[RowsConfig] = []
+    for c in out:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+_RED_IDENTITY = {"sum": "0.0", "amax": 'float("-inf")', "amin": 'float("inf")', "argmax": 'float("-inf")', "argmin": 'float("inf")'}
+
+
+def emit_rows(group: Group, name: str, forward_names: dict[Node, str], cfg: RowsConfig) -> Emitted:
+    domain, red = group.domain, group.red
+    rank = len(domain)
+    kept = [d for d in range(rank) if d not in red]
+    leaves = group.leaves()
+    scalars = group.scalars()
+    namer = Namer()
+    local = {leaf: namer(leaf_base_name(leaf, forward_names[leaf])) for leaf in leaves}
+    scalar_local = {s: namer(leaf_base_name(s, forward_names[s])) for s in scalars}
+    formula = describe(group, {**local, **scalar_local})
+    root_elem = group.root not in group.row_level
+
+    # A leaf read per row by a squeezed value needs its own strides (see row_strides in the wrapper).
+    sq_leaves = [x for x in leaves if any(x in n.args and n in group.squeezed for n in group.nodes)]
+    elem_leaves = [x for x in leaves if x not in sq_leaves or any(x in n.args and n not in group.squeezed for n in group.nodes)]
+    ptr = {x: local[x] for x in leaves}
+    sq_ptr = {x: (local[x] + "_sq" if x in elem_leaves else local[x]) for x in sq_leaves}
+
+    def row_offset(base: str) -> str:
+        return " + ".join(f"i{d} * {base}_stride_{d}" for d in kept) or "0"
+
+    def col_offset(base: str) -> str:
+        return " + ".join(f"i{d} * {base}_stride_{d}" for d in red) or "0"
+
+    lines: list[str] = []
+    loaded: dict[tuple[Node, bool], str] = {}
+    row_loaded: dict[Node, str] = {}
+
+    def load(leaf: Node, consumer: Node) -> str:
+        per_row = consumer in group.row_level and consumer.kind != "reduce"
+        key = (leaf, per_row)
+        if key in loaded:
+            return loaded[key]
+        other = "0" if str(leaf.dtype) == "torch.bool" else "0.0"
+        conv = "" if str(leaf.dtype) == "torch.bool" else ".to(tl.float32)"
+        if per_row:
+            base = sq_ptr[leaf] if consumer in group.squeezed else ptr[leaf]
+            var = namer(local[leaf] + "_row")
+            row_lines.append(f"    {var} = tl.load({base}_ptr + {row_offset(base)}){conv}")
+            row_loaded[leaf] = var
+        else:
+            var = local[leaf]
+            cur_lines.append(f"{cur_indent}{var} = tl.load({var}_ptr + {row_offset(var)} + {col_offset(var)}, mask=mask, other={other}){conv}")
+        loaded[key] = var
+        return var
+
+    writer = ExprWriter(namer, scalar_local, load)
+    # Statements go to `cur_lines` (inside or outside a pass); per-row loads go before them.
+    row_lines: list[str] = []
+    cur_lines: list[str] = lines
+    cur_indent = "    "
+
+    def cols_block(indent: str, start: str) -> list[str]:
+        out = [f"{indent}cols = {start}tl.arange(0, BLOCK)", f"{indent}mask = cols < n_cols"]
+        if len(red) == 1:
+            out.append(f"{indent}i{red[0]} = cols")
+        else:
+            out.append(f"{indent}rest = cols")
+            for d in reversed(red[1:]):
+                out.append(f"{indent}i{d} = rest % size_{d}")
+                out.append(f"{indent}rest = rest // size_{d}")
+            out.append(f"{indent}i{red[0]} = rest")
+        return out
+
+    def flush_rows() -> None:
+        lines.extend(row_lines)
+        row_lines.clear()
+
+    elem_nodes = [n for n in group.nodes if n not in group.row_level]
+    reductions = [n for n in group.nodes if n.kind == "reduce"]
+    row_nodes = [n for n in group.nodes if n in group.row_level and n.kind != "reduce"]
+
+    def emit_row_node(n: Node) -> None:
+        nonlocal cur_lines, cur_indent
+        cur_lines, cur_indent = lines, "    "
+        stmts: list[str] = []
+        writer.pointwise(n, stmts, "    ")
+        flush_rows()
+        lines.extend(stmts)
+
+    def divisor(r: Node) -> str:
+        d = r.attrs.get("divisor")
+        if d is None:
+            return ""
+        return " / n_cols" if d == 0 else f" / (n_cols - {d})"
+
+    def reduce_name(r: Node) -> str:
+        base = {"sum": "row_mean" if r.attrs.get("divisor") == 0 else "row_sum", "amax": "row_max", "amin": "row_min"}.get(r.op, "row_" + r.op)
+        if r.attrs.get("divisor") not in (None, 0):
+            base = "row_var"
+        return namer(base)
+
+    def one_pass_reduce(r: Node, v: str) -> None:
+        ident = _RED_IDENTITY[r.op]
+        masked = f"tl.where(mask, {v}, {ident})"
+        fn = {"sum": "tl.sum", "amax": "tl.max", "amin": "tl.min", "argmax": "tl.argmax", "argmin": "tl.argmin"}[r.op]
+        var = reduce_name(r)
+        lines.append(f"    {var} = {fn}({masked}, axis=0){divisor(r)}")
+        writer.vars[r] = var
+
+    def deps_within(target: Node, pool: list[Node]) -> list[Node]:
+        need: set[Node] = set()
+        stack = [target]
+        pool_set = set(pool)
+        while stack:
+            n = stack.pop()
+            if n in need or n not in pool_set:
+                continue
+            need.add(n)
+            stack.extend(a for a in n.args if isinstance(a, Node))
+        return [n for n in pool if n in need]
+
+    def emit_pass(target: Node, consumer: Node) -> str:
+        """Element-wise statements for `target` inside the current loop body; returns its variable."""
+        nonlocal cur_lines, cur_indent
+        body: list[str] = []
+        cur_lines, cur_indent = body, "        "
+        for n in elem_nodes:  # element values are recomputed in every pass
+            writer.vars.pop(n, None)
+        for key in [k for k in loaded if not k[1]]:
+            loaded.pop(key)
+        for n in deps_within(target, elem_nodes):
+            writer.pointwise(n, body, "        ")
+        var = writer.ref(target, consumer)
+        flush_rows()
+        lines.extend(body)
+        cur_lines, cur_indent = lines, "    "
+        return var
+
+    if not cfg.looped:
+        lines.extend(cols_block("    ", ""))
+        for n in group.nodes:
+            if n.kind == "reduce":
+                flush_rows()
+                one_pass_reduce(n, writer.ref(n.args[0], n))
+            elif n in group.row_level:
+                emit_row_node(n)
+            else:
+                stmts: list[str] = []
+                writer.pointwise(n, stmts, "    ")
+                flush_rows()
+                lines.extend(stmts)
+        result = writer.vars[group.root]
+        flush_rows()
+    else:
+        done: set[Node] = set()
+        for r in reductions:
+            for n in row_nodes:
+                if n not in done and all(not isinstance(a, Node) or a.kind not in ("pw", "reduce") or a in writer.vars or a not in group.nodes for a in n.args):
+                    emit_row_node(n)
+                    done.add(n)
+            acc = namer("acc")
+            lines.append(f"    {acc} = tl.full([BLOCK], {_RED_IDENTITY[r.op]}, tl.float32)")
+            if r.op in ("argmax", "argmin"):
+                lines.append(f"    {acc}_idx = tl.zeros([BLOCK], dtype=tl.int32)")
+            lines.append("    for start in range(0, n_cols, BLOCK):")
+            lines.extend(cols_block("        ", "start + "))
+            v = emit_pass(r.args[0], r)
+            masked = f"tl.where(mask, {v}, {_RED_IDENTITY[r.op]})"
+            var = reduce_name(r)
+            if r.op == "sum":
+                lines.append(f"        {acc} += {masked}")
+                lines.append(f"    {var} = tl.sum({acc}, axis=0){divisor(r)}")
+            elif r.op in ("amax", "amin"):
+                fn = "maximum" if r.op == "amax" else "minimum"
+                lines.append(f"        {acc} = tl.{fn}({acc}, {masked})")
+                lines.append(f"    {var} = tl.{'max' if r.op == 'amax' else 'min'}({acc}, axis=0)")
+            else:
+                cmp = ">" if r.op == "argmax" else "<"
+                lines.append(f"        better = {masked} {cmp} {acc}  # strict: the first index wins ties, as in torch")
+                lines.append(f"        {acc}_idx = tl.where(better, cols, {acc}_idx)")
+                lines.append(f"        {acc} = tl.where(better, {masked}, {acc})")
+                best = "tl.max" if r.op == "argmax" else "tl.min"
+                lines.append(f"    best = {best}({acc}, axis=0)")
+                lines.append(f"    {var} = tl.min(tl.where({acc} == best, {acc}_idx, n_cols), axis=0)")
+            writer.vars[r] = var
+        for n in row_nodes:
+            if n not in done:
+                emit_row_node(n)
+        result = ""
+        if root_elem:
+            lines.append("    for start in range(0, n_cols, BLOCK):")
+            lines.extend(cols_block("        ", "start + "))
+            result = emit_pass(group.root, group.root)
+        else:
+            result = writer.vars[group.root]
+    indent = "        " if cfg.looped and root_elem else "    "
+    if root_elem:
+        lines.append(f"{indent}tl.store(out_ptr + {row_offset('out')} + {col_offset('out')}, {result}.to(out_ptr.dtype.element_ty), mask=mask)")
+    else:
+        lines.append(f"    tl.store(out_ptr + row, {result}.to(out_ptr.dtype.element_ty))")
+
+    # ---- signature, prologue, wrapper ----
+    row_coords = ["    row = tl.program_id(axis=0)", "    # Coordinates of this row in the kept dims."]
+    if not kept:
+        row_coords = ["    row = tl.program_id(axis=0)  # the whole tensor is one row"]
+    elif len(kept) == 1:
+        row_coords.append(f"    i{kept[0]} = row")
+    else:
+        row_coords.append("    rest = row")
+        for d in reversed(kept[1:]):
+            row_coords += [f"    i{d} = rest % size_{d}", f"    rest = rest // size_{d}"]
+        row_coords.append(f"    i{kept[0]} = rest")
+
+    bases = [ptr[x] for x in elem_leaves] + [sq_ptr[x] for x in sq_leaves]
+    out_strides = [f"out_stride_{d}" for d in range(rank)] if root_elem else []
+    params = [f"{b}_ptr" for b in bases] + ["out_ptr", "n_cols"] + [f"size_{d}" for d in range(rank)]
+    params += [f"{b}_stride_{d}" for b in bases for d in range(rank)] + out_strides
+    params += [scalar_local[s] for s in scalars] + ["BLOCK: tl.constexpr"]
+    how = "looping over the row in BLOCK chunks, one pass per reduction" if cfg.looped else "the whole row in one BLOCK"
+    kernel = "\n".join(
+        ["@triton.jit", f"def {name}_kernel(", *[f"    {p}," for p in params], "):",
+         f'    """out = {formula}; one program per row, {how}."""', *row_coords, *lines]
+    )
+
+    names = [local[x] for x in leaves]
+    elem_names = [local[x] for x in elem_leaves]
+    shape_src = elem_names or names
+    shape_expr = f"torch.broadcast_shapes({', '.join(n + '.shape' for n in shape_src)})" if len(shape_src) > 1 else f"{shape_src[0]}.shape"
+    if len(domain) and not elem_names:
+        shape_expr = repr(tuple(domain))
+    if root_elem:
+        out_shape = "shape"
+    elif group.root in group.squeezed:
+        out_shape = "(" + "".join(f"shape[{d}], " for d in kept) + ")"
+    else:
+        out_shape = "(" + "".join(f"shape[{d}], " if d in kept else "1, " for d in range(rank)) + ")"
+    prod = lambda ds: " * ".join(f"shape[{d}]" for d in ds) or "1"  # noqa: E731
+    dtype = out_dtype_expr(group.root, leaves, local)
+    block = "triton.next_power_of_2(n_cols)" if not cfg.looped else str(cfg.block)
+    launch = [*[ptr[x] for x in elem_leaves], *[local[x] for x in sq_leaves], "out", "n_cols", "*shape"]
+    launch += [f"*{ptr[x]}.expand(shape).stride()" for x in elem_leaves]
+    launch += [f"*row_strides({local[x]}, shape, {tuple(red)!r})" for x in sq_leaves]
+    if root_elem:
+        launch.append("*out.stride()")
+    launch += [scalar_local[s] for s in scalars] + [f"BLOCK={block}", f"num_warps={cfg.num_warps}"]
+    wrapper = "\n".join(
+        [
+            f"def {name}({', '.join(names + [scalar_local[s] for s in scalars])}):",
+            f'    """out = {formula} (launches {name}_kernel, one program per row)."""',
+            f"    shape = {shape_expr}",
+            f"    n_rows, n_cols = {prod(kept)}, {prod(red)}",
+            f"    out = torch.empty({out_shape}, device={names[0]}.device, dtype={dtype})",
+            f"    {name}_kernel[(n_rows,)](",
+            *[f"        {p}," for p in launch],
+            "    )",
+            "    return out",
+        ]
+    )
+    uses_row_strides = bool(sq_leaves)
+    em = Emitted(name, kernel, wrapper, leaves + scalars, uses_tanh=writer.uses_tanh)
+    if uses_row_strides:
+        em.notes.append("row_strides")
+    return em

@@ -1,0 +1,268 @@
+"""Pure translations between tritonize data and LSP types: actions, diagnostics, progress, edits.
+
+No I/O and no server state here, so every function is cheap and testable on its own; server.py
+wires them to requests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lsprotocol import types as lsp
+
+from ..cancel import ProgressEvent
+from ..edit import TextEdit, block_names, generated_name
+from ..problem import ModuleClass, ProblemError, Range
+from ..report import Report
+
+SOURCE = "tritonize"
+CMD_CONVERT = "tritonize.convert"
+CMD_SHOW_REPORT = "tritonize.showReport"
+COMMANDS = (CMD_CONVERT, CMD_SHOW_REPORT)
+GENERATED_SUFFIX = "Triton"
+
+
+# ---- ranges --------------------------------------------------------------------------------------
+
+
+def to_lsp_range(r: Range) -> lsp.Range:
+    return lsp.Range(lsp.Position(r.start_line, r.start_col), lsp.Position(r.end_line, r.end_col))
+
+
+def overlaps(r: Range, sel: lsp.Range) -> bool:
+    """Does the class range contain the cursor, or overlap the selection?"""
+    start = (sel.start.line, sel.start.character)
+    end = (sel.end.line, sel.end.character)
+    lo, hi = (r.start_line, r.start_col), (r.end_line, r.end_col)
+    return start <= hi and end >= lo
+
+
+# ---- code actions --------------------------------------------------------------------------------
+
+
+@dataclass
+class ActionTarget:
+    """One class the cursor/selection is on, and what can be done with it."""
+
+    name: str  # the original class name (for a generated class: the class it was made from)
+    has_block: bool  # a generated `<Name>Triton` block exists in the document
+    has_report: bool  # the store has a report for it
+
+
+def targets_at(modules: list[ModuleClass], text: str, sel: lsp.Range) -> list[str]:
+    """Original class names for the classes under the cursor/selection, innermost first.
+
+    A cursor inside a generated `<Name>Triton` class means `<Name>`: the actions then re-run or
+    report on the original instead of converting generated code.
+    """
+    hits = [m for m in modules if overlaps(m.range, sel)]
+    is_cursor = sel.start == sel.end
+    if is_cursor and hits:  # only the innermost class at a cursor; a selection offers each
+        hits = [min(hits, key=lambda m: (m.range.end_line - m.range.start_line, m.range.end_col))]
+    generated = set(block_names(text))
+    names: list[str] = []
+    for m in hits:
+        name = m.name
+        if name in generated and name.endswith(GENERATED_SUFFIX):
+            name = name[: -len(GENERATED_SUFFIX)]
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def code_actions(
+    uri: str,
+    version: int | None,
+    targets: list[ActionTarget],
+    *,
+    resolve_edit: bool,
+    literal_support: bool,
+) -> list[lsp.CodeAction | lsp.Command]:
+    """The cheap listing: no execution, no edit. `resolve_edit` picks data+resolve over a command."""
+    out: list[lsp.CodeAction | lsp.Command] = []
+    for t in targets:
+        data = {"uri": uri, "version": version, "class": t.name}
+        entries: list[tuple[str, str, dict]] = []
+        if t.has_block:
+            entries.append((f"Re-run conversion of {t.name} to Triton", "rerun", {**data, "rerun": True}))
+        else:
+            entries.append((f"Convert {t.name} to Triton kernel", "convert", {**data, "rerun": False}))
+        for title, _kind, payload in entries:
+            if resolve_edit and literal_support:
+                out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.RefactorRewrite, data=payload))
+            else:
+                cmd = lsp.Command(title=title, command=CMD_CONVERT, arguments=[payload])
+                out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.RefactorRewrite, command=cmd)
+                           if literal_support else cmd)
+        if t.has_report:
+            title = f"Show conversion report for {t.name}"
+            cmd = lsp.Command(title=title, command=CMD_SHOW_REPORT, arguments=[{"uri": uri, "class": t.name}])
+            out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.Empty, command=cmd) if literal_support else cmd)
+    return out
+
+
+# ---- diagnostics ---------------------------------------------------------------------------------
+
+
+def report_diagnostics(report: Report, name_range: Range) -> list[lsp.Diagnostic]:
+    """One diagnostic per failure kind among the candidates (or one for a problem error)."""
+    rng = to_lsp_range(name_range)
+    if report.error:
+        return [_diag(rng, lsp.DiagnosticSeverity.Error, report.error_kind or "problem", report.error)]
+    total = len(report.results)
+    by_kind = report.failures_by_kind()
+    none_passed = report.best is None
+    if total == 0:
+        why = "; ".join(f"{g.name}: {g.skipped}" for g in report.generators if g.skipped) or "no generator ran"
+        return [_diag(rng, lsp.DiagnosticSeverity.Error, "no_candidates", f"no candidates were produced ({why})")]
+    severity = lsp.DiagnosticSeverity.Error if none_passed else lsp.DiagnosticSeverity.Information
+    out = []
+    for kind, results in by_kind.items():
+        message = f"{len(results)} of {total} candidates: {kind}"
+        detail = _failure_detail(kind, results)
+        if detail:
+            message += f", {detail}"
+        if none_passed and kind == next(iter(by_kind)):
+            message += " (no candidate passed)"
+        out.append(_diag(rng, severity, kind, message))
+    return out
+
+
+def _failure_detail(kind: str, results) -> str:
+    if kind == "mismatch":
+        with_err = [r for r in results if r.max_abs_err is not None]
+        if with_err:
+            worst = min(with_err, key=lambda r: r.max_abs_err)  # the closest miss says the most
+            at = f" at {worst.worst_index}" if worst.worst_index else ""
+            return f"max |Δ| {worst.max_abs_err:.3g}{at}"
+    first = next((r.message for r in results if r.message), "")
+    return first.splitlines()[0][:200] if first else ""
+
+
+def problem_error_diagnostic(err: ProblemError, fallback: Range | None) -> lsp.Diagnostic | None:
+    rng = err.range or fallback
+    if rng is None:
+        return None
+    return _diag(to_lsp_range(rng), lsp.DiagnosticSeverity.Error, err.kind, err.message)
+
+
+def _diag(rng: lsp.Range, severity: lsp.DiagnosticSeverity, code: str, message: str) -> lsp.Diagnostic:
+    return lsp.Diagnostic(range=rng, message=message, severity=severity, source=SOURCE, code=code)
+
+
+# ---- progress ------------------------------------------------------------------------------------
+
+# Share of the bar per stage, so the percentage never goes backwards while stages interleave.
+_STAGE_SPAN = {"start": (0, 0), "load": (0, 5), "generate": (5, 40), "verify": (40, 90), "time": (90, 99)}
+
+
+@dataclass
+class ProgressMapper:
+    """Pipeline ProgressEvents → `$/progress` report values (message + non-decreasing percentage)."""
+
+    percentage: int = 0
+    last_message: str = ""
+    seen: list[str] = field(default_factory=list)
+
+    def report(self, ev: ProgressEvent) -> lsp.WorkDoneProgressReport | None:
+        if ev.stage in ("start", "done"):
+            return None
+        lo, hi = _STAGE_SPAN.get(ev.stage, (self.percentage, self.percentage))
+        pct = lo + (hi - lo) * ev.done // ev.total if ev.total else lo
+        self.percentage = max(self.percentage, pct)
+        message = ev.message if ev.stage in ev.message.split(":")[0] else f"{ev.stage}: {ev.message}"
+        if ev.total and f"{ev.done}/{ev.total}" not in message:
+            message += f" ({ev.done}/{ev.total})"
+        if message == self.last_message:
+            return None
+        self.last_message = message
+        self.seen.append(ev.stage)
+        return lsp.WorkDoneProgressReport(message=message, percentage=self.percentage, cancellable=True)
+
+
+def outcome_message(report: Report) -> str:
+    if report.error:
+        return f"problem error ({report.error_kind}): {report.error}"
+    best = report.best_result()
+    passed = len(report.passed())
+    if best is None:
+        return f"no candidate passed ({len(report.results)} tried)"
+    speed = ""
+    if report.timed and best.timing and best.timing.speedup_eager:
+        speed = f", {best.timing.speedup_eager:.2f}x eager"
+    elif not report.timed:
+        speed = ", not timed (no GPU)"
+    return f"{passed} of {len(report.results)} passed; chose {best.candidate_id}{speed}"
+
+
+# ---- edits ---------------------------------------------------------------------------------------
+
+
+def workspace_edit(
+    uri: str,
+    version: int | None,
+    edits: list[TextEdit],
+    *,
+    document_changes: bool,
+    can_create: bool,
+    path_to_uri,
+) -> lsp.WorkspaceEdit:
+    """Our TextEdits as a WorkspaceEdit pinned to `version` where the client supports it."""
+    by_file: dict[str | None, list[TextEdit]] = {}
+    for e in edits:
+        by_file.setdefault(e.path, []).append(e)
+    if not document_changes:
+        changes = {}
+        for path, group in by_file.items():
+            changes[uri if path is None else path_to_uri(path)] = [_text_edit(e) for e in group]
+        return lsp.WorkspaceEdit(changes=changes)
+    doc_changes: list = []
+    for path, group in by_file.items():
+        target = uri if path is None else path_to_uri(path)
+        if any(e.create for e in group) and can_create:
+            doc_changes.append(lsp.CreateFile(uri=target, options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=True)))
+        ident = lsp.OptionalVersionedTextDocumentIdentifier(uri=target, version=version if path is None else None)
+        doc_changes.append(lsp.TextDocumentEdit(text_document=ident, edits=[_text_edit(e) for e in group]))
+    return lsp.WorkspaceEdit(document_changes=doc_changes)
+
+
+def _text_edit(e: TextEdit) -> lsp.TextEdit:
+    return lsp.TextEdit(range=to_lsp_range(e.range), new_text=e.new_text)
+
+
+# ---- hover ---------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def word_at(line_text: str, col: int) -> tuple[str, int, int] | None:
+    for m in _WORD.finditer(line_text):
+        if m.start() <= col <= m.end():
+            return m.group(0), m.start(), m.end()
+    return None
+
+
+def hover_class(text: str, word: str) -> str | None:
+    """The original class name a hovered word stands for, if it is a class defined in `text`."""
+    if not re.search(rf"^[ \t]*class[ \t]+{re.escape(word)}\b", text, re.M):
+        return None
+    if word.endswith(GENERATED_SUFFIX) and word in block_names(text):
+        return word[: -len(GENERATED_SUFFIX)]
+    return word
+
+
+__all__ = [
+    "ActionTarget",
+    "ProgressMapper",
+    "code_actions",
+    "generated_name",
+    "hover_class",
+    "outcome_message",
+    "problem_error_diagnostic",
+    "report_diagnostics",
+    "targets_at",
+    "to_lsp_range",
+    "word_at",
+    "workspace_edit",
+]

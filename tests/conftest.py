@@ -1,0 +1,47 @@
+"""Shared test setup.
+
+Without a GPU, Triton kernels run on CPU tensors under the interpreter; the flag must be set before
+anything imports triton (here, in the test process; workers set it themselves).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _has_cuda() -> bool:
+    if not shutil.which("nvidia-smi"):
+        return False
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+HAS_CUDA = _has_cuda()
+if not HAS_CUDA:
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+# Reports written by tests go to a throwaway cache, never the user's.
+os.environ.setdefault("TRITONIZE_CACHE_DIR", os.path.join(ROOT, ".tritonize-cache", f"tests-{os.getpid()}"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_CUDA:
+        return
+    skip_gpu = pytest.mark.skip(reason="needs CUDA (run on a GPU machine with `make gpu-test`)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def python_exe() -> str:
+    return sys.executable

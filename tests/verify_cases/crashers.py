@@ -1,0 +1,33 @@
+"""Functions run with WorkerPool.call in tests: each ends its worker the way a bad candidate can."""
+
+import ctypes
+import os
+import time
+
+
+def kill9(_payload):
+    os.kill(os.getpid(), 9)
+
+
+def segfault(_payload):
+    ctypes.string_at(0)
+
+
+def sleep(payload):
+    time.sleep(payload["seconds"])
+    return "slept"
+
+
+def patch_torch(_payload):
+    import torch
+
+    torch.allclose = lambda *a, **k: True
+    return "patched"
+
+
+def echo(payload):
+    return {"got": payload, "pid": os.getpid()}
+
+
+def boom(_payload):
+    raise ValueError("boom from the worker")

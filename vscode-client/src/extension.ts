@@ -1,0 +1,200 @@
+// Entry point: starts `<python> -m tritonize.cli serve` through vscode-languageclient and wires
+// the commands, the status-bar item and the settings. Logic lives in the plain modules next to
+// this file; what is here only connects them to VS Code.
+
+import * as os from "os";
+import * as vscode from "vscode";
+import {
+  CodeActionRequest,
+  CodeActionResolveRequest,
+  CodeActionTriggerKind,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  WorkDoneProgressCancelNotification,
+  WorkspaceEdit,
+} from "vscode-languageclient/node";
+import { COMMANDS, ServerAccess, registerCommands, statusBarSink } from "./commands";
+import { ActionOrCommand, ConvertHost, LspCodeAction, LspCommand } from "./convert";
+import { PythonExtensionApi, ServerCommand, chooseServerCommand } from "./interpreter";
+import { makeMiddleware } from "./middleware";
+import { ConversionProgress } from "./progress";
+import { SECTION, needsRestart, serverSettings, settingKeys } from "./settings";
+
+const PYTHON_EXTENSION = "ms-python.python";
+
+class TritonizeServer implements ServerAccess {
+  private client: LanguageClient | undefined;
+  private command: ServerCommand | undefined;
+  private starting: Promise<void> | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly output: vscode.LogOutputChannel,
+    private readonly progress: ConversionProgress,
+  ) {}
+
+  get interpreterSource(): ServerCommand["source"] | undefined {
+    return this.command?.source;
+  }
+
+  private settings(scope?: vscode.Uri): Record<string, unknown> {
+    const config = vscode.workspace.getConfiguration(SECTION, scope);
+    return serverSettings(settingKeys(this.context.extension.packageJSON), (key) => config.inspect(key));
+  }
+
+  async start(): Promise<void> {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const configured = vscode.workspace.getConfiguration(SECTION, folder?.uri).get("interpreter");
+    this.command = await chooseServerCommand(
+      configured,
+      { workspaceFolder: folder?.uri.fsPath, userHome: os.homedir() },
+      () => pythonExtensionApi(),
+      folder?.uri,
+    );
+    this.output.info(`starting: ${[this.command.command, ...this.command.args].join(" ")} (interpreter from ${this.command.source})`);
+    const serverOptions: ServerOptions = {
+      command: this.command.command,
+      args: this.command.args,
+      options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: "file", language: "python" },
+        { scheme: "untitled", language: "python" },
+      ],
+      outputChannel: this.output,
+      initializationOptions: () => this.settings(folder?.uri),
+      middleware: makeMiddleware(this.progress, (scopeUri) => this.settings(scopeUri ? vscode.Uri.parse(scopeUri) : folder?.uri)),
+    };
+    const client = new LanguageClient(SECTION, "Tritonize", serverOptions, clientOptions);
+    this.client = client;
+    try {
+      await client.start();
+    } catch (err) {
+      this.output.error(`the server did not start: ${String(err)}`);
+      void vscode.window
+        .showErrorMessage(
+          `Tritonize: the language server did not start with ${this.command.command}. ` +
+            "Install tritonize into that interpreter (pip install tritonize) or set tritonize.interpreter.",
+          "Show Log",
+        )
+        .then((choice) => choice && this.showLog());
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.progress.clear();
+    if (client) {
+      await client.stop().catch((err) => this.output.warn(`stopping the server: ${String(err)}`));
+      await client.dispose().catch(() => undefined);
+    }
+  }
+
+  async restart(): Promise<void> {
+    // Serialise restarts: a settings change and the command can arrive together.
+    const previous = this.starting ?? Promise.resolve();
+    this.starting = previous.then(async () => {
+      await this.stop();
+      await this.start();
+    });
+    return this.starting;
+  }
+
+  private running(): LanguageClient | undefined {
+    return this.client?.isRunning() ? this.client : undefined;
+  }
+
+  convertHost(editor: vscode.TextEditor): ConvertHost<vscode.CancellationToken> | undefined {
+    const client = this.running();
+    if (!client) {
+      return undefined;
+    }
+    const c2p = client.code2ProtocolConverter;
+    const p2c = client.protocol2CodeConverter;
+    return {
+      codeActions: async (only) => {
+        const params = {
+          textDocument: { uri: c2p.asUri(editor.document.uri) },
+          range: c2p.asRange(editor.selection),
+          context: { diagnostics: [], only, triggerKind: CodeActionTriggerKind.Invoked },
+        };
+        return (await client.sendRequest(CodeActionRequest.type, params)) as ActionOrCommand[] | null;
+      },
+      canResolve: () => {
+        const provider = client.initializeResult?.capabilities.codeActionProvider;
+        return typeof provider === "object" && provider.resolveProvider === true;
+      },
+      resolve: async (action, token) =>
+        (await client.sendRequest(CodeActionResolveRequest.type, action as never, token)) as LspCodeAction,
+      executeCommand: (command, token) =>
+        client.sendRequest(ExecuteCommandRequest.type, { command: command.command, arguments: command.arguments }, token),
+      applyEdit: async (edit) => vscode.workspace.applyEdit(await p2c.asWorkspaceEdit(edit as WorkspaceEdit)),
+    };
+  }
+
+  executeCommand(command: LspCommand, token?: vscode.CancellationToken): Promise<unknown> | undefined {
+    const client = this.running();
+    const params = { command: command.command, arguments: command.arguments };
+    return client && (token ? client.sendRequest(ExecuteCommandRequest.type, params, token) : client.sendRequest(ExecuteCommandRequest.type, params));
+  }
+
+  cancelProgress(token: string | number): void {
+    void this.running()?.sendNotification(WorkDoneProgressCancelNotification.type, { token });
+  }
+
+  showLog(): void {
+    this.output.show(true);
+  }
+}
+
+async function pythonExtensionApi(): Promise<PythonExtensionApi | undefined> {
+  const ext = vscode.extensions.getExtension<PythonExtensionApi>(PYTHON_EXTENSION);
+  if (!ext) {
+    return undefined;
+  }
+  return ext.isActive ? ext.exports : ext.activate();
+}
+
+let server: TritonizeServer | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel("Tritonize", { log: true });
+  const status = statusBarSink();
+  const progress = new ConversionProgress(status.sink);
+  server = new TritonizeServer(context, output, progress);
+  context.subscriptions.push(output, status.item, ...registerCommands(server, progress));
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (needsRestart((key) => event.affectsConfiguration(key))) {
+        output.info("tritonize.interpreter changed: restarting the server");
+        void server?.restart();
+      }
+    }),
+  );
+  // Follow the Python extension's interpreter when that is where ours came from.
+  const python = await pythonExtensionApi().catch(() => undefined);
+  const onChange = (python as { environments?: { onDidChangeActiveEnvironmentPath?: vscode.Event<unknown> } } | undefined)
+    ?.environments?.onDidChangeActiveEnvironmentPath;
+  if (onChange) {
+    context.subscriptions.push(
+      onChange(() => {
+        if (server?.interpreterSource === "python-extension") {
+          output.info("the Python extension's interpreter changed: restarting the server");
+          void server.restart();
+        }
+      }),
+    );
+  }
+  await server.start();
+  output.info(`ready; commands: ${Object.values(COMMANDS).join(", ")}`);
+}
+
+export async function deactivate(): Promise<void> {
+  await server?.stop();
+  server = undefined;
+}
