@@ -14,17 +14,15 @@ own definitions (`Model`, `get_inputs`, ...) are dropped, definitions the target
 not repeated (a same-named but different one is renamed), and imports the file lacks are added once
 at the top. Running again replaces the marked block instead of adding a second one.
 
-Used by the CLI and the language server, so it is plain `ast`/`tokenize` work with no LSP types:
+Used by the CLI and the language server, so it is plain `ast` work with no LSP types:
 `compute_edits` returns `TextEdit`s with 0-based line/column ranges that the server maps 1:1.
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import os
 import re
-import tokenize
 from dataclasses import dataclass, field
 
 from .problem import Problem, Range
@@ -288,22 +286,95 @@ def _import_bindings(text: str) -> tuple[set[str], set[str]]:
 
 
 def rename_identifiers(code: str, renames: dict[str, str]) -> str:
-    """Rename NAME tokens (not attributes after a dot, not strings or comments), keeping layout."""
+    """Rename module-level names: definitions and the references that resolve to them.
+
+    Scope-aware, so a function parameter, a local or a keyword argument that happens to share the
+    name (`BLOCK: tl.constexpr`, `dim=dim`) is left alone; layout and comments are kept.
+    """
     if not renames:
         return code
+    tree = ast.parse(code)
     lines = code.splitlines(keepends=True)
     hits: list[tuple[int, int, int, str]] = []
-    prev: tokenize.TokenInfo | None = None
-    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-        if tok.type == tokenize.NAME and tok.string in renames and not (prev and prev.string == "."):
-            (row, col), (_, end_col) = tok.start, tok.end
-            hits.append((row - 1, col, end_col, renames[tok.string]))
-        if tok.type not in (tokenize.NL, tokenize.COMMENT):
-            prev = tok
-    for row, col, end_col, new in sorted(hits, reverse=True):
+
+    def char_col(row: int, byte_col: int) -> int:
+        return len(lines[row].encode()[:byte_col].decode(errors="replace"))
+
+    def add_def_name(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        row = node.lineno - 1
+        start = char_col(row, node.col_offset)
+        m = re.compile(rf"\b{re.escape(node.name)}\b").search(lines[row], start)
+        if m:
+            hits.append((row, m.start(), m.end(), renames[node.name]))
+
+    def visit(node: ast.AST, shadowed: frozenset[str], top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                if top and not isinstance(child, ast.Lambda) and child.name in renames:
+                    add_def_name(child)
+                outer = [*getattr(child, "decorator_list", []), *child.args.defaults,
+                         *[d for d in child.args.kw_defaults if d is not None]]
+                for a in _all_args(child.args):
+                    if a.annotation is not None:
+                        outer.append(a.annotation)
+                if getattr(child, "returns", None) is not None:
+                    outer.append(child.returns)
+                for n in outer:
+                    visit_node(n, shadowed)
+                local = _locals(child)
+                body = child.body if isinstance(child.body, list) else [child.body]
+                for stmt in body:
+                    visit_node(stmt, shadowed | local, top=False)
+            elif isinstance(child, ast.ClassDef):
+                if top and child.name in renames:
+                    add_def_name(child)
+                visit(child, shadowed, top=False)
+            elif isinstance(child, ast.Name):
+                if child.id in renames and child.id not in shadowed:
+                    row = child.lineno - 1
+                    col = char_col(row, child.col_offset)
+                    hits.append((row, col, col + len(child.id), renames[child.id]))
+            else:
+                visit(child, shadowed, top=False)
+
+    def visit_node(n: ast.AST, shadowed: frozenset[str], top: bool = False) -> None:
+        wrapper = ast.Module(body=[], type_ignores=[])
+        wrapper.body = [n]  # type: ignore[list-item]
+        visit(wrapper, shadowed, top)
+
+    visit(tree, frozenset(), top=True)
+    for row, col, end_col, new in sorted(set(hits), reverse=True):
         line = lines[row]
         lines[row] = line[:col] + new + line[end_col:]
     return "".join(lines)
+
+
+def _all_args(args: ast.arguments) -> list[ast.arg]:
+    out = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    out += [a for a in (args.vararg, args.kwarg) if a is not None]
+    return out
+
+
+def _locals(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> frozenset[str]:
+    """Names local to a function: its parameters and what it assigns, minus `global` ones."""
+    names = {a.arg for a in _all_args(fn.args)}
+    declared_global: set[str] = set()
+    body = fn.body if isinstance(fn.body, list) else [fn.body]
+    stack: list[ast.AST] = list(body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            declared_global.update(n.names)
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            names.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(n.name)
+            stack.extend(getattr(n, "decorator_list", []))
+            continue  # nested scopes have their own locals
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in n.names)
+        stack.extend(ast.iter_child_nodes(n))
+    return frozenset(names - declared_global)
 
 
 # ---- placing the block ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Mocha setup: `require("vscode")` in the extension's modules gets the test double.
-import Module = require("module");
+import Module from "module";
 import * as path from "path";
 
 const double = path.join(__dirname, "vscode-double.js");

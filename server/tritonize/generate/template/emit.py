@@ -225,6 +225,7 @@ def _render_output(obj: Any, names: dict[Node, str]) -> str:
 # ---- the module around it -----------------------------------------------------------------------
 
 _RECIPE_NAMES = {"get_inputs", "get_init_inputs"}
+_HEADER_IMPORTS = {"import math", "import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"}
 
 
 def _module(source: str, class_name: str, pattern: str, helpers: list[str], blocks: list[str], forward: str) -> str:
@@ -237,6 +238,8 @@ def _module(source: str, class_name: str, pattern: str, helpers: list[str], bloc
         if stmt is cls or _is_recipe(stmt, class_name) or _is_docstring(stmt, tree):
             continue
         seg = "\n".join(lines[_start(stmt) - 1 : stmt.end_lineno])
+        if seg.strip() in _HEADER_IMPORTS:
+            continue
         if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             future.append(seg)
         else:

@@ -65,8 +65,10 @@ def emit_rows(group: Group, name: str, forward_names: dict[Node, str], cfg: Rows
     root_elem = group.root not in group.row_level
 
     # A leaf read per row by a squeezed value needs its own strides (see row_strides in the wrapper).
-    sq_leaves = [x for x in leaves if any(x in n.args and n in group.squeezed for n in group.nodes)]
-    elem_leaves = [x for x in leaves if x not in sq_leaves or any(x in n.args and n not in group.squeezed for n in group.nodes)]
+    sq_users = [n for n in group.nodes if n in group.squeezed and n.kind != "reduce"]
+    other_users = [n for n in group.nodes if n not in sq_users]
+    sq_leaves = [x for x in leaves if any(x in n.args for n in sq_users)]
+    elem_leaves = [x for x in leaves if any(x in n.args for n in other_users)]
     ptr = {x: local[x] for x in leaves}
     sq_ptr = {x: (local[x] + "_sq" if x in elem_leaves else local[x]) for x in sq_leaves}
 

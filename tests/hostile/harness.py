@@ -1,0 +1,166 @@
+"""Shared by tests/hostile/test_hostile.py and scripts/hostile_figures.py: load the hostile cases,
+run them through one WorkerPool, and check what they may have left behind.
+
+A case is `cases/<name>.py` with header comments:
+  # expect: <kind>          pass | cheat | mismatch | crash | timeout | syntax | import | runtime | compile
+  # problem: <file>         in problems/
+  # settings: strict        optional: verify with strict=True (torch fallbacks fatal)
+  # finding: <rule>         optional: a finding the result must record
+  # needs: cuda             optional: run only on a GPU machine
+  # known-gap: <why>        optional: the verifier is known to get this one wrong (strict xfail)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import time
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES_DIR = os.path.join(HERE, "cases")
+PROBLEMS_DIR = os.path.join(HERE, "problems")
+SECRET_NAME = "TRITONIZE_HOSTILE_SECRET"
+SECRET_VALUE = "hostile-secret-4f1c"
+MARKER_GLOB = "/tmp/tritonize-hostile-*"
+CONTROL = "control_add_scale"
+
+
+@dataclass
+class Case:
+    name: str
+    path: str
+    expect: str
+    problem: str
+    strict: bool = False
+    finding: str | None = None
+    needs: str | None = None
+    gap: str | None = None
+    doc: str = ""
+
+    @property
+    def code(self) -> str:
+        with open(self.path, encoding="utf-8") as f:
+            return f.read()
+
+
+def load_cases(include_cuda: bool = False) -> list[Case]:
+    cases = []
+    for path in sorted(glob.glob(os.path.join(CASES_DIR, "*.py"))):
+        with open(path, encoding="utf-8") as f:
+            head = {}
+            doc = ""
+            for line in f:
+                m = re.match(r"#\s*([a-z-]+):\s*(.+)", line)
+                if m:
+                    head[m.group(1)] = m.group(2).strip()
+                elif line.startswith("#") and not doc:
+                    doc = line.lstrip("# ").strip()
+                elif not line.startswith("#"):
+                    break
+        case = Case(name=os.path.basename(path)[:-3], path=path, expect=head["expect"], problem=head["problem"],
+                    strict=head.get("settings") == "strict", finding=head.get("finding"), needs=head.get("needs"),
+                    gap=head.get("known-gap"), doc=doc)
+        if case.needs == "cuda" and not include_cuda:
+            continue
+        cases.append(case)
+    return cases
+
+
+_problems: dict = {}
+
+
+def problem_for(case: Case):
+    from tritonize.problem import extract
+
+    if case.problem not in _problems:
+        path = os.path.join(PROBLEMS_DIR, case.problem)
+        with open(path, encoding="utf-8") as f:
+            _problems[case.problem] = extract(f.read(), "Model", path=path)
+    return _problems[case.problem]
+
+
+def make_settings(device: str = "cpu", strict: bool = False):
+    from tritonize.settings import Settings
+
+    return Settings(device=device, seeds=2, timeout_s=10.0, strict=strict, time_candidates=False,
+                    use_cache=False, generators=["template"])
+
+
+def make_pool(device: str = "cpu"):
+    """A pool whose workers inherit a fake secret from this process (they must not be able to read it)."""
+    from tritonize.verify.pool import WorkerPool
+
+    os.environ[SECRET_NAME] = SECRET_VALUE
+    pool = WorkerPool(make_settings(device))
+    pool.start()
+    return pool
+
+
+def run_case(pool, case: Case, device: str = "cpu"):
+    """(CandidateResult, seconds)."""
+    from tritonize.candidate import Candidate
+
+    settings = make_settings(device, strict=case.strict)
+    cand = Candidate(code=case.code, origin=f"hostile:{case.name}", candidate_id=case.name)
+    started = time.monotonic()
+    result = pool.submit(problem_for(case), cand, settings).result(timeout=120)
+    return result, time.monotonic() - started
+
+
+def verdict_problems(case: Case, result) -> list[str]:
+    """What is wrong with a case's result (empty when it is as expected)."""
+    problems = []
+    got = "pass" if result.passed else result.kind
+    if got != case.expect:
+        problems.append(f"expected {case.expect}, got {got}: {result.message}")
+    if not result.passed and (not result.message or not result.message.strip() or "\n" in result.message.strip()):
+        problems.append(f"message is not one readable line: {result.message!r}")
+    if case.finding and case.finding not in {f.rule for f in result.findings}:
+        problems.append(f"finding {case.finding} not recorded: {[f.rule for f in result.findings]}")
+    return problems
+
+
+def markers() -> set[str]:
+    """Files the cases try to create outside their job directory."""
+    return set(glob.glob(MARKER_GLOB))
+
+
+def descendants(pid: int) -> list[int]:
+    """Live (non-zombie) processes below `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def session_members(sids: set[int]) -> list[int]:
+    """Processes still alive in the sessions the workers were started in (start_new_session)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) in sids:
+            alive.append(int(entry))
+    return alive

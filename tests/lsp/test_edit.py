@@ -1,0 +1,142 @@
+"""edit.py: the text that goes into the user's file (shared by the CLI and the server)."""
+
+from __future__ import annotations
+
+import pathlib
+
+from lspkit import ROOT
+from tritonize.edit import (
+    apply_to_text,
+    compute_edits,
+    find_block,
+    generated_class_code,
+    sibling_path,
+    sibling_text,
+)
+from tritonize.problem import extract
+from tritonize.report import CandidateResult, Report
+
+EXAMPLE = (ROOT / "examples" / "fused_activation.py").read_text()
+
+CANDIDATE = '''"""A candidate as a generator writes it: self-contained, with the problem's parts copied in."""
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+BATCH = 16
+HIDDEN = 1024
+BLOCK = 1024  # differs from nothing in the file: kept
+
+
+# fused gelu(x * scale) + bias
+@triton.jit
+def gelu_scale_kernel(x_ptr, b_ptr, out_ptr, n, cols, scale, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask) * scale
+    y = 0.5 * x * (1 + tl.math.erf(x * 0.7071067811865476))
+    tl.store(out_ptr + offs, y + tl.load(b_ptr + offs % cols, mask=mask), mask=mask)
+
+
+class Model(nn.Module):
+    pass
+
+
+class ModelNew(nn.Module):
+    def __init__(self, hidden: int, scale: float = 0.5):
+        super(ModelNew, self).__init__()
+        self.scale = scale
+        self.bias = nn.Parameter(torch.randn(hidden) * 0.1)
+
+    def forward(self, x):
+        out = torch.empty_like(x)
+        n = x.numel()
+        gelu_scale_kernel[(triton.cdiv(n, BLOCK),)](x, self.bias, out, n, x.shape[-1], self.scale, BLOCK=BLOCK)
+        return out
+
+
+def get_inputs():
+    return [torch.randn(BATCH, HIDDEN)]
+
+
+def get_init_inputs():
+    return [HIDDEN]
+
+
+if __name__ == "__main__":
+    print(ModelNew(HIDDEN)(*get_inputs()).shape)
+'''
+
+
+def _report(code: str = CANDIDATE, passed: bool = True) -> Report:
+    r = CandidateResult(candidate_id="template:gelu", origin="template:gelu", passed=passed, code=code)
+    return Report(problem_name="FusedGeluScale", results=[r], best=r.candidate_id if passed else None,
+                  device="cpu (TRITON_INTERPRET=1)")
+
+
+def _problem(text: str = EXAMPLE, path: str | None = None):
+    return extract(text, "FusedGeluScale", path=path)
+
+
+def test_block_renames_model_new_and_drops_what_the_file_has():
+    code = generated_class_code(_problem(), CANDIDATE)
+    assert code.startswith("import triton\nimport triton.language as tl\n")
+    assert "# >>> tritonize: FusedGeluScaleTriton (generated; re-running replaces this block)" in code
+    assert code.rstrip().endswith("# <<< tritonize: FusedGeluScaleTriton")
+    assert "class FusedGeluScaleTriton(nn.Module)" in code and "super(FusedGeluScaleTriton, self)" in code
+    assert "ModelNew" not in code
+    for gone in ("class Model(", "def get_inputs", "def get_init_inputs", "BATCH = 16", "__main__", '"""A candidate'):
+        assert gone not in code
+    assert "BLOCK = 1024" in code and "# fused gelu(x * scale) + bias" in code
+
+
+def test_inline_insert_after_class_once_and_replace_on_rerun():
+    problem = _problem()
+    once = apply_to_text(EXAMPLE, problem, _report())
+    compile(once, "x.py", "exec")
+    assert once.count("import triton\n") == 1 and once.count("import triton.language as tl\n") == 1
+    # right after the original class, before get_inputs
+    assert once.index("class FusedGeluScale(") < once.index("# >>> tritonize") < once.index("def get_inputs")
+    assert "\n\n\n# >>> tritonize" in once and "FusedGeluScaleTriton\n\n\ndef get_inputs" in once
+    # running again on the edited file replaces the block rather than adding one
+    twice = apply_to_text(once, _problem(once), _report())
+    assert twice == once
+    other = CANDIDATE.replace("BLOCK = 1024", "BLOCK = 512")
+    replaced = apply_to_text(once, _problem(once), _report(other))
+    assert replaced.count("# >>> tritonize: FusedGeluScaleTriton") == 1 and "BLOCK = 512" in replaced
+
+
+def test_conflicting_definition_is_renamed_not_duplicated():
+    text = EXAMPLE.replace("HIDDEN = 1024", "HIDDEN = 1024\nBLOCK = 64")
+    out = apply_to_text(text, _problem(text), _report())
+    compile(out, "x.py", "exec")
+    assert "BLOCK = 64" in out and "BLOCK_triton = 1024" in out
+    assert "BLOCK=BLOCK_triton" in out and "tl.arange(0, BLOCK)" in out  # the constexpr parameter stays
+
+
+def test_edits_keep_crlf_and_need_a_passing_candidate():
+    text = EXAMPLE.replace("\n", "\r\n")
+    edits = compute_edits(text, _problem(text), _report())
+    assert all("\n" not in e.new_text.replace("\r\n", "") for e in edits)
+    try:
+        compute_edits(EXAMPLE, _problem(), _report(passed=False))
+    except ValueError as e:
+        assert "no candidate passed" in str(e)
+    else:
+        raise AssertionError("an edit without a passing candidate")
+
+
+def test_sibling_module_is_self_contained(tmp_path: pathlib.Path):
+    src = tmp_path / "fused.py"
+    src.write_text(EXAMPLE)
+    problem = _problem(path=str(src))
+    (edit,) = compute_edits(EXAMPLE, problem, _report(), placement="sibling")
+    assert edit.path == sibling_path(str(src)) == str(tmp_path / "fused_triton.py") and edit.create
+    text = edit.new_text
+    assert "from fused import" not in text and "import *" not in text
+    assert "import torch\n" in text and "import triton\n" in text and "class FusedGeluScaleTriton" in text
+    compile(text, "fused_triton.py", "exec")
+    # writing it and converting again replaces the block in the sibling file
+    again = sibling_text(text, problem, _report())
+    assert again == text and find_block(again, "FusedGeluScaleTriton") is not None
