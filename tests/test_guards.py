@@ -10,7 +10,6 @@ import pytest
 torch = pytest.importorskip("torch")
 triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402
-
 from tritonize.verify.guards import TorchOpRecorder  # noqa: E402
 
 

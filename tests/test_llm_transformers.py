@@ -7,7 +7,6 @@ import time
 
 import pytest
 from llm_models import load_settings, need, tiny_hf
-
 from tritonize.cancel import Cancelled, CancelToken
 from tritonize.generate.model_host import HostEvents, ModelHost
 from tritonize.generate.runtimes import SampleRequest
@@ -123,7 +122,6 @@ def test_block_watch_stops_each_sequence_at_its_closing_fence(hf_dir):
     """The stopping criterion on real token ids: one finished answer, one still open."""
     import torch
     from transformers import AutoTokenizer
-
     from tritonize.generate.runtimes.hf import BlockWatch
 
     tok = AutoTokenizer.from_pretrained(hf_dir)

@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import pytest
-
 from tritonize.verify.sandbox import Limits, clean_env
 
 CHILD = r'''
@@ -143,16 +142,15 @@ def test_network_namespace_blocks_sockets_even_without_the_hook(tmp_path):
 
 def test_memory_limit_on_cpu_workers(tmp_path):
     code = textwrap.dedent(
-        """
+        f"""
         from tritonize.verify import sandbox
-        sandbox.install(%r, sandbox.Limits(cuda=False, memory_mb=3072, network_namespace=False))
+        sandbox.install({str(tmp_path)!r}, sandbox.Limits(cuda=False, memory_mb=3072, network_namespace=False))
         try:
             b = bytearray(8 * 1024**3)
             print("allocated")
         except MemoryError:
             print("MemoryError")
         """
-        % str(tmp_path)
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "MemoryError", proc.stdout + proc.stderr

@@ -69,7 +69,7 @@ def check(prob: dict, n: int = 4, which: str = "all", atol: float = 1e-4, rtol: 
         refs = ref if isinstance(ref, (tuple, list)) else [ref]
         outs = out if isinstance(out, (tuple, list)) else [out]
         assert len(refs) == len(outs)
-        for r, o in zip(refs, outs):
+        for r, o in zip(refs, outs, strict=False):
             assert o.shape == r.shape and o.dtype == r.dtype, (cand["candidate_id"], o.shape, r.shape, o.dtype, r.dtype)
             if r.dtype in (torch.int64, torch.bool):
                 assert torch.equal(o, r), cand["candidate_id"]

@@ -14,7 +14,6 @@ import textwrap
 import time
 
 import pytest
-
 from tritonize.cancel import Cancelled, CancelToken
 from tritonize.candidate import Candidate
 from tritonize.problem import Problem, ProblemError, Range

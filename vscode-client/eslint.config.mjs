@@ -3,7 +3,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["out/**", "out-test/**", "node_modules/**", "esbuild.mjs", "eslint.config.mjs"] },
+  { ignores: ["out/**", "node_modules/**", "esbuild.mjs", "eslint.config.mjs"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

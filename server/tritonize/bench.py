@@ -302,14 +302,14 @@ def run_problem(
 
 
 def add_worker_phases(report: Report, before: dict[str, float], after: dict[str, float]) -> None:
-    """Add the seconds verify workers spent per phase during this problem (e.g. `time`) to the
-    report's stage split. Only meaningful while one problem runs at a time (the pool's counters
+    """Add the seconds verify workers spent per phase during this problem (`worker:load`,
+    `worker:correctness`, `worker:time`, ...: summed over candidates) to the report's stage split. Only meaningful while one problem runs at a time (the pool's counters
     are global); the pipeline's own stages are kept where both exist."""
     for name, value in after.items():
         if name.startswith("phase_") and name.endswith("_s"):
             delta = value - before.get(name, 0.0)
             if delta > 0:
-                report.stage_seconds.setdefault(name[len("phase_"):-len("_s")], delta)
+                report.stage_seconds.setdefault("worker:" + name[len("phase_"):-len("_s")], delta)
 
 
 def _now() -> str:
@@ -393,6 +393,7 @@ class BenchResults:
     timed: bool
     failure_kinds: dict[str, int]
     settings: dict[str, Any]
+    skipped: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)  # generator → why → problems
 
     def to_dict(self) -> dict[str, Any]:
         problems = []
@@ -431,6 +432,7 @@ class BenchResults:
             "stages": self.stages,
             "goals": [dataclasses.asdict(g) for g in self.goals],
             "failure_kinds": self.failure_kinds,
+            "skipped": self.skipped,
             "problems": problems,
         }
 
@@ -447,12 +449,18 @@ def collect(records: list[ProblemRecord], generators: list[str], ks: list[int], 
         if r.report.error:
             key = f"problem:{r.report.error_kind}"
             kinds[key] = kinds.get(key, 0) + 1
+    skipped: dict[str, dict[str, int]] = {}
+    for r in records:
+        for g in r.report.generators:
+            if g.skipped and not g.produced:
+                why = skipped.setdefault(g.name, {})
+                why[g.skipped] = why.get(g.skipped, 0) + 1
     devices = sorted({r.report.device for r in records if r.report.device})
     return BenchResults(
         records=records, outcomes=outcomes, summaries=summaries, stages=stages,
         goals=goals(summaries[-1], stages), generators=generators, ks=ks, ps=ps, devices=devices,
         timed=any(r.report.timed for r in records), failure_kinds=dict(sorted(kinds.items())),
-        settings=settings.to_dict(),
+        settings=settings.to_dict(), skipped=skipped,
     )
 
 
@@ -552,6 +560,9 @@ def _header_lines(res: BenchResults) -> list[str]:
     ]
     if res.failure_kinds:
         lines.append("failed candidates by kind: " + ", ".join(f"{k} {v}" for k, v in res.failure_kinds.items()))
+    for name, reasons in res.skipped.items():
+        for why, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]:
+            lines.append(f"generator {name} produced nothing on {count} problem(s): {why}")
     return lines
 
 
@@ -714,6 +725,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if pending:
         from .verify.pool import WorkerStartError
 
+        _terminate_like_ctrl_c()
         try:
             run_all(pending, settings, results_dir, progress, cancel, key)
         except (KeyboardInterrupt, Cancelled):
@@ -735,6 +747,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     res = collect(records, list(settings.generators), ks, ps, settings)
     print(render_text(res))
     return write_outputs(res, args)
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (e.g. `timeout 540 tritonize bench ... --resume` on a machine with a time limit)
+    stops the run the way Ctrl-C does: workers closed, stored results kept."""
+    import signal
+
+    def on_term(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
 
 
 def write_outputs(res: BenchResults, args: argparse.Namespace) -> int:

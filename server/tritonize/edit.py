@@ -34,6 +34,7 @@ _BLOCK_RE = r"^[ \t]*# >>> tritonize: {name}\b.*?^[ \t]*# <<< tritonize: {name}[
 
 # Names a candidate defines only to be runnable on its own: the problem's side, never exported.
 _PROBLEM_NAMES = ("Model", "get_inputs", "get_init_inputs")
+_NAME = re.compile(r"\w+")
 
 
 @dataclass
@@ -124,7 +125,18 @@ def find_block(text: str, generated: str) -> tuple[int, int] | None:
 
 def block_names(text: str) -> list[str]:
     """Generated class names that have a marked block in `text`."""
-    return re.findall(r"^[ \t]*# >>> tritonize: (\w+)\b", text, re.M)
+    # str.find hops between markers; a multiline regex would try every line of a big file.
+    names: list[str] = []
+    marker = "# >>> tritonize: "
+    at = text.find(marker)
+    while at >= 0:
+        line_start = text.rfind("\n", 0, at) + 1
+        if not text[line_start:at].strip(" \t"):
+            m = _NAME.match(text, at + len(marker))
+            if m:
+                names.append(m.group(0))
+        at = text.find(marker, at + len(marker))
+    return names
 
 
 # ---- building the block --------------------------------------------------------------------------

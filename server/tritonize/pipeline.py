@@ -22,7 +22,7 @@ from .problem import Problem, ProblemError
 from .report import CandidateResult, GeneratorRun, Report
 from .settings import Settings
 from .store import Store
-from .verify.pool import DeviceInfo, WorkerPool
+from .verify.pool import DeviceInfo, WorkerPool, WorkerStartError
 
 
 def report_key(problem: Problem, settings: Settings, device: DeviceInfo) -> str:
@@ -78,7 +78,14 @@ def _convert(
     progress(ProgressEvent("start", f"Tritonize {problem.name}"))
     pool.start()
     progress(ProgressEvent("load", "starting workers"))
-    device = pool.device_info()
+    try:
+        device = pool.device_info()
+    except WorkerStartError as err:
+        # No verifier here (torch/triton missing, or CUDA asked for without a GPU): a report, not a traceback.
+        report = Report(problem_name=problem.name, path=problem.path, error=str(err), error_kind="no_verifier",
+                        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        progress(ProgressEvent("done", f"cannot verify: {err}"))
+        return report
     key = report_key(problem, settings, device)
     if store is not None and settings.use_cache:
         cached = store.get(key)

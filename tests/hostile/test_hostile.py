@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 
+import harness  # tests/hostile is on sys.path (rootdir-less test dir)
 import pytest
-
-from tests.conftest import HAS_CUDA
-from tests.hostile import harness
+from conftest import HAS_CUDA
 
 CASES = harness.load_cases(include_cuda=True)
 DEVICE = "auto" if HAS_CUDA else "cpu"

@@ -170,7 +170,6 @@ async def test_cancel_stops_the_conversion_and_its_workers(how: str, tmp_path: p
                 break
             await asyncio.sleep(0.05)
         assert isinstance(steps[-1], lsp.WorkDoneProgressEnd) and steps[-1].message == "cancelled"
-        print("cancel → end", round(time.monotonic() - t0, 2), "s")
         assert time.monotonic() - t0 < 6
         for _ in range(40):
             if (await debug_info(client))["running"] == 0:

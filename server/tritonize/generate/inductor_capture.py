@@ -6,7 +6,8 @@ Compiles the problem's Model with Inductor and records, as plain JSON:
   (`L['self'].linear.weight`, `L['x']`), shape, stride and dtype — how arguments map to the module;
 - `kernels`: for every Triton kernel, the launch configuration actually used after autotuning
   (block sizes, num_warps, num_stages) and Inductor's metadata (grid type, numels).
-The export into a standalone candidate (generate/inductor.py) is pure text work on this record.
+The export into a standalone candidate (generate/inductor_export.py) is pure text work on this record;
+`capture_for_export` is the verify-worker entry point generate/inductor.py calls.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
     ns = _load_namespace(source, filename)
     torch.manual_seed(0)
     init = ns["get_init_inputs"]() if "get_init_inputs" in ns else []
-    model = _model_class(ns)(*init).to(device).eval()
+    # Training mode, like the verifier's reference (verify/runtime.py builds it without .eval()):
+    # the exported kernels must compute what that reference computes (batch norm: batch statistics).
+    model = _model_class(ns)(*init).to(device)
     torch.manual_seed(1)
     inputs = _to_device(list(ns["get_inputs"]()), device)
 
@@ -99,13 +102,14 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
         return compile_fx(gm, example_inputs)
 
     torch._dynamo.reset()
-    before = set(sys.modules)
-    with inductor_config.patch(MODES[mode]), torch.no_grad():
+    # No FX-graph cache: a cache hit skips code generation, and with it the output code we record.
+    with inductor_config.patch({**MODES[mode], "fx_graph_cache": False}), torch.no_grad():
         compiled = torch.compile(model, backend=backend, fullgraph=False)
         out, codes = run_and_get_code(compiled, *inputs)
         torch.cuda.synchronize()
-    new_modules = [sys.modules[m] for m in set(sys.modules) - before if m in sys.modules]
-    kernels = _chosen_configs(new_modules)
+    # All loaded modules, not just new ones: a worker that compiled this problem before (e.g. to time
+    # torch.compile) already holds the kernel modules; `_chosen_configs` matches kernels by source.
+    kernels = _chosen_configs([m for m in list(sys.modules.values()) if m is not None], codes)
     graph_breaks = len(codes) != 1
     return {
         "mode": mode,
@@ -118,7 +122,32 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
         "graph_breaks": graph_breaks,
         "input_shapes": [list(t.shape) for t in inputs if isinstance(t, torch.Tensor)],
         "output_is_tuple": isinstance(out, (tuple, list)),
+        "output_len": len(out) if isinstance(out, (tuple, list)) else 1,
     }
+
+
+def capture_for_export(payload: dict[str, Any]) -> dict[str, Any]:
+    """Worker entry point for the Inductor generator: `{"source", "mode"}` → the capture record."""
+    return capture_source(payload["source"], payload["mode"], filename=payload.get("filename", "<problem>"))
+
+
+def _kernel_sources(code: str) -> dict[str, str]:
+    """{kernel name: its `def` text} for every `name = async_compile.triton('name', '''src''', ...)`."""
+    import ast
+
+    out: dict[str, str] = {}
+    for node in ast.parse(code).body:
+        value = node.value if isinstance(node, ast.Assign) else None
+        if (isinstance(value, ast.Call) and ast.unparse(value.func) == "async_compile.triton" and len(value.args) >= 2
+                and isinstance(value.args[0], ast.Constant) and isinstance(value.args[1], ast.Constant)):
+            name, src = str(value.args[0].value), str(value.args[1].value)
+            start = src.find(f"def {name}(")
+            out[name] = src[start:] if start >= 0 else src
+    return out
+
+
+def _same_source(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
 
 
 def _triton_version() -> str:
@@ -127,36 +156,49 @@ def _triton_version() -> str:
     return triton.__version__
 
 
-def _chosen_configs(modules: list[Any]) -> list[dict[str, Any]]:
-    """For each CachingAutotuner in Inductor's output modules: the config it launched with."""
+def _chosen_configs(modules: list[Any], codes: list[str]) -> list[dict[str, Any]]:
+    """For each Triton kernel the output code defines: the config its CachingAutotuner launched with.
+
+    The autotuner is found by name and source (a worker may hold same-named kernels of other
+    problems, or a second copy of this one); one that launched is preferred to one that did not.
+    """
     from torch._inductor.runtime.triton_heuristics import CachingAutotuner
 
-    found: list[dict[str, Any]] = []
-    seen: set[int] = set()
+    wanted: dict[str, str] = {}
+    for code in codes:
+        wanted.update(_kernel_sources(code))
+    best: dict[str, tuple[Any, Any]] = {}  # name -> (module, autotuner)
     for mod in modules:
-        for attr, obj in list(vars(mod).items()):
-            if not isinstance(obj, CachingAutotuner) or id(obj) in seen:
+        try:
+            items = list(vars(mod).items())
+        except TypeError:
+            continue
+        for attr, obj in items:
+            if attr not in wanted or not isinstance(obj, CachingAutotuner):
                 continue
-            seen.add(id(obj))
-            launchers = getattr(obj, "launchers", None) or []
-            cfg = launchers[0].config if launchers else (obj.configs[0] if getattr(obj, "configs", None) else None)
-            entry: dict[str, Any] = {
-                "name": attr,
-                "module": getattr(mod, "__name__", ""),
-                "n_configs": len(getattr(obj, "configs", []) or []),
-                "autotuned": bool(launchers),
-            }
-            if cfg is not None:
-                entry.update(
-                    kwargs={k: v for k, v in cfg.kwargs.items()},
-                    num_warps=cfg.num_warps,
-                    num_stages=cfg.num_stages,
-                )
-            entry["inductor_meta"] = _jsonable(getattr(obj, "inductor_meta", {}))
-            entry["triton_meta"] = _jsonable(getattr(obj, "triton_meta", {}))
-            entry["size_hints"] = _jsonable(getattr(obj, "size_hints", None))
-            found.append(entry)
-    return found
+            src = getattr(getattr(obj, "fn", None), "src", None)
+            if isinstance(src, str) and not _same_source(src[src.find("def "):], wanted[attr]):
+                continue
+            if attr not in best or (getattr(obj, "launchers", None) and not getattr(best[attr][1], "launchers", None)):
+                best[attr] = (mod, obj)
+    return [_config_entry(name, mod, obj) for name, (mod, obj) in best.items()]
+
+
+def _config_entry(name: str, mod: Any, obj: Any) -> dict[str, Any]:
+    launchers = getattr(obj, "launchers", None) or []
+    cfg = launchers[0].config if launchers else (obj.configs[0] if getattr(obj, "configs", None) else None)
+    entry: dict[str, Any] = {
+        "name": name,
+        "module": getattr(mod, "__name__", ""),
+        "n_configs": len(getattr(obj, "configs", []) or []),
+        "autotuned": bool(launchers),
+    }
+    if cfg is not None:
+        entry.update(kwargs=dict(cfg.kwargs.items()), num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    entry["inductor_meta"] = _jsonable(getattr(obj, "inductor_meta", {}))
+    entry["triton_meta"] = _jsonable(getattr(obj, "triton_meta", {}))
+    entry["size_hints"] = _jsonable(getattr(obj, "size_hints", None))
+    return entry
 
 
 def _jsonable(obj: Any) -> Any:

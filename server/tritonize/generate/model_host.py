@@ -52,7 +52,7 @@ def _load(load: dict):
     if load["runtime"] == "transformers":
         from .runtimes.hf import HFRuntime
 
-        return HFRuntime(load["path"], dtype=load.get("dtype", "auto"), threads=load.get("threads"))
+        return HFRuntime.load(load["path"], dtype=load.get("dtype", "auto"), threads=load.get("threads"))
     if load["runtime"] == "llama_cpp":
         from .runtimes.llamacpp import LlamaCppRuntime
 

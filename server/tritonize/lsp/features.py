@@ -243,9 +243,22 @@ def word_at(line_text: str, col: int) -> tuple[str, int, int] | None:
     return None
 
 
+def _defines_class(text: str, name: str) -> bool:
+    """Is there a `class <name>` statement? (str.find: a multiline regex is slow on big files)"""
+    needle = f"class {name}"
+    at = text.find(needle)
+    while at >= 0:
+        end = at + len(needle)
+        line_start = text.rfind("\n", 0, at) + 1
+        if not text[line_start:at].strip(" \t") and (end == len(text) or not (text[end].isalnum() or text[end] == "_")):
+            return True
+        at = text.find(needle, end)
+    return False
+
+
 def hover_class(text: str, word: str) -> str | None:
     """The original class name a hovered word stands for, if it is a class defined in `text`."""
-    if not re.search(rf"^[ \t]*class[ \t]+{re.escape(word)}\b", text, re.M):
+    if not _defines_class(text, word):
         return None
     if word.endswith(GENERATED_SUFFIX) and word in block_names(text):
         return word[: -len(GENERATED_SUFFIX)]

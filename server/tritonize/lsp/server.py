@@ -72,6 +72,7 @@ class TritonizeServer(LanguageServer):
         self.runner = ConversionRunner(self.store_for)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._modules: dict[str, tuple[int | None, int, list[ModuleClass]]] = {}
+        self._lines: dict[str, tuple[tuple, list[str]]] = {}
         self._diagnostics: dict[str, dict[str, ClassDiagnostics]] = {}
         self._request_tokens: dict[object, CancelToken] = {}
         self._progress_tokens: dict[object, CancelToken] = {}
@@ -139,6 +140,17 @@ class TritonizeServer(LanguageServer):
             found = []
         self._modules[uri] = (doc.version, hash(text), found)
         return found
+
+    def line_at(self, uri: str, line: int) -> str | None:
+        """One line of the document; the split is cached per version (hover must stay cheap)."""
+        doc = self.workspace.get_text_document(uri)
+        key = (doc.version, len(doc.source))
+        cached = self._lines.get(uri)
+        if cached is None or cached[0] != key:
+            cached = (key, doc.source.splitlines())
+            self._lines[uri] = cached
+        lines = cached[1]
+        return lines[line] if 0 <= line < len(lines) else None
 
     # ---- cancellation -----------------------------------------------------------------------
 
@@ -398,6 +410,7 @@ def build_server() -> TritonizeServer:
     def did_close(ls: TritonizeServer, params: lsp.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls._modules.pop(uri, None)
+        ls._lines.pop(uri, None)
         if ls._diagnostics.pop(uri, None) and not ls.supports_pull_diagnostics():
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -475,10 +488,10 @@ def build_server() -> TritonizeServer:
     @ls.feature(lsp.TEXT_DOCUMENT_HOVER)
     def hover(ls: TritonizeServer, params: lsp.HoverParams) -> lsp.Hover | None:
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        lines = doc.lines
-        if params.position.line >= len(lines):
+        line_text = ls.line_at(params.text_document.uri, params.position.line)
+        if line_text is None:
             return None
-        hit = F.word_at(lines[params.position.line], params.position.character)
+        hit = F.word_at(line_text, params.position.character)
         if hit is None:
             return None
         word, start, end = hit

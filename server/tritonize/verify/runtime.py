@@ -92,6 +92,14 @@ def launches() -> int:
     return _LAUNCHES[0]
 
 
+def warm_up(device: torch.device) -> None:
+    """Pay one-time lazy imports at worker start: the op recorder's dispatch mode pulls in
+    torch._dynamo (seconds), which also re-wraps torch.manual_seed before the fingerprint."""
+    if TorchOpRecorder is not None:
+        with contextlib.suppress(Exception), TorchOpRecorder():
+            (torch.ones(2, device=device) + 1).sum()
+
+
 # ---- job context ----------------------------------------------------------------------------------
 
 
@@ -102,6 +110,7 @@ class JobContext:
     stage: Callable[[str], None] = lambda _s: None
     tampered: Callable[[], list[str]] = lambda: []  # names of checker callables a candidate changed
     recycle: bool = False  # set when the CUDA context may be poisoned (or torch was patched)
+    started: float = field(default_factory=time.monotonic)
 
     def check_untouched(self, when: str) -> None:
         """Stop with `cheat` if candidate code patched what the checker relies on (torch, triton, time)."""
@@ -570,6 +579,9 @@ class Outcome:
     timing: dict[str, Any] | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
     recycle: bool = False
+    # seconds per phase, for benchmarks: load (static + import), first_forward (includes JIT),
+    # correctness (the other seeds), timing
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class Candidate:
@@ -586,8 +598,10 @@ class Candidate:
         with open(self.path, "w", encoding="utf-8") as f:
             f.write(self.code)
         try:
-            with sandbox.guard(self.ctx.job_dir):
+            with guarded(self.ctx.job_dir):
                 self.module = import_file(self.path, self.name)
+        except Verdict:
+            raise
         except (ImportError, ModuleNotFoundError) as e:
             raise Verdict("import", _exc_line(e)) from None
         except SyntaxError as e:
@@ -625,6 +639,20 @@ class Candidate:
             for fn in [f for f in cache if getattr(f, "__module__", None) == self.name]:
                 cache.pop(fn, None)
         self.module = None
+
+
+@contextlib.contextmanager
+def guarded(job_dir: str) -> Iterator[None]:
+    """Run candidate code inside the sandbox; anything it refused makes the candidate a `cheat`
+    (even when the refusal then surfaced as an exception in the candidate)."""
+    try:
+        with sandbox.guard(job_dir):
+            yield
+    finally:
+        refused = sandbox.violations()
+        if refused:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise Verdict("cheat", f"sandbox refused: {refused[0]}{more}")
 
 
 def _is_compile_error(e: BaseException) -> bool:
@@ -685,6 +713,8 @@ def _verify(job: dict[str, Any], opts: Options, ctx: JobContext, candidate: Cand
     tol: dict[str, Any] | None = None
     total = Stats()
     first: tuple[Any, ...] | None = None
+    mark = time.monotonic()
+    outcome.phases["load"] = mark - ctx.started
     for i in range(opts.seeds):
         seed = BASE_SEED + i
         models, inputs, stats, tol = _check_seed(loaded, model_new, candidate, seed, opts, ctx, outcome, tol)
@@ -692,11 +722,15 @@ def _verify(job: dict[str, Any], opts: Options, ctx: JobContext, candidate: Cand
         outcome.seeds = i + 1
         if first is None:
             first = (models, inputs)
+            outcome.phases["first_forward"] = time.monotonic() - mark
+            mark = time.monotonic()
+    outcome.phases["correctness"] = time.monotonic() - mark
     outcome.max_abs_err, outcome.rel_err, outcome.worst_index = total.max_abs_err, total.rel_err, total.worst_index
-    outcome.findings.extend(_sandbox_findings())
 
     if ctx.device.type == "cuda" and opts.time and first is not None:
+        mark = time.monotonic()
         _time(job, loaded, model_new, candidate, first, opts, ctx, outcome, tol)
+        outcome.phases["timing"] = time.monotonic() - mark
 
 
 def _check_seed(
@@ -716,9 +750,11 @@ def _check_seed(
     ctx.stage(f"constructing ModelNew (seed {seed})")
     seed_all(seed)
     try:
-        with sandbox.guard(ctx.job_dir):
+        with guarded(ctx.job_dir):
             new_model = model_new(*copy.deepcopy(init))
             new_model = new_model.to(dev)
+    except Verdict:
+        raise
     except BaseException as e:
         raise _stop(candidate.failure(e, "ModelNew(*get_init_inputs())"), ctx) from None
     ctx.check_untouched("ModelNew.__init__")
@@ -738,9 +774,11 @@ def _check_seed(
     before = launches()
     recorder = TorchOpRecorder() if TorchOpRecorder is not None else contextlib.nullcontext()
     try:
-        with sandbox.guard(ctx.job_dir), recorder, torch.no_grad():
+        with guarded(ctx.job_dir), recorder, torch.no_grad():
             out = new_model(*cand_in)
         synchronize(dev)
+    except Verdict:
+        raise
     except BaseException as e:
         raise _stop(candidate.failure(e, "ModelNew.forward"), ctx) from None
     launched = launches() - before
@@ -793,10 +831,6 @@ def _record_ops(recorder: Any, opts: Options, outcome: Outcome) -> None:
         outcome.findings.append({"rule": rule, "message": message, "fatal": False, "line": None})
 
 
-def _sandbox_findings() -> list[dict[str, Any]]:
-    return [{"rule": "sandbox", "message": v, "fatal": True, "line": None} for v in sandbox.violations()]
-
-
 # ---- timing (GPU) ----------------------------------------------------------------------------------
 
 _BASELINES: dict[str, dict[str, Any]] = {}  # per (worker, problem + precision): eager/compile medians
@@ -821,13 +855,17 @@ def _time(
     base = _BASELINES.get(key)
     if base is None:
         ctx.stage("timing eager and torch.compile baselines")
+        mark = time.monotonic()
         base = timing.baselines(ref_model, clone_tree(pristine), dev)
         _BASELINES[key] = base
+        outcome.phases["baselines"] = time.monotonic() - mark
     ctx.stage("timing the candidate")
     inputs = clone_tree(pristine)
     try:
-        with sandbox.guard(ctx.job_dir), torch.no_grad():
+        with guarded(ctx.job_dir), torch.no_grad():
             bench = timing.bench(lambda: new_model(*inputs), dev)
+    except Verdict:
+        raise
     except BaseException as e:
         raise _stop(candidate.failure(e, "ModelNew.forward (timing)"), ctx) from None
     outcome.timing = {"ms": bench.ms, "eager_ms": base.get("eager_ms"), "compile_ms": base.get("compile_ms"),

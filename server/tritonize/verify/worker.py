@@ -148,6 +148,7 @@ class Worker:
 
         self.device, info = _select_device(self.device_spec)
         runtime.install_launch_hook()
+        runtime.warm_up(self.device)  # lazy imports now (during generation), not in the first job
         sandbox.install(self.root)
         self.pristine = fingerprint()
         protocol.send(self.fd_out, {"type": "hello", "pid": os.getpid(), **info})

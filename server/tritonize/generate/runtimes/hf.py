@@ -92,21 +92,27 @@ class BlockWatch(StoppingCriteria):
 class HFRuntime:
     name = "transformers"
 
-    def __init__(self, path: str, *, dtype: str = "auto", device: str | None = None, threads: int | None = None,
-                 fast_decode: bool = True) -> None:
-        if threads:
-            # CPU threads for torch; on a busy machine fewer threads beat oversubscribed ones.
-            torch.set_num_threads(threads)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype = pick_dtype(dtype, self.device)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype).to(self.device).eval()
-        self.model_name = path.rstrip("/").rsplit("/", 1)[-1]
-        vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+    def __init__(self, model, tokenizer, *, name: str, fast_decode: bool = True) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = model.device.type
+        self.dtype = model.dtype
+        self.model_name = name
+        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
         self.backtick_ids = {i for i, tok in enumerate(vocab) if tok and "`" in tok}
         # The static-cache (compiled) decode path: GPU only; CPU gains nothing from it.
         self.fast_decode = fast_decode and self.device == "cuda"
-        self.describe = f"{self.model_name} on {self.device} ({str(self.dtype).replace('torch.', '')})"
+        self.describe = f"{name} on {self.device} ({str(self.dtype).replace('torch.', '')})"
+
+    @classmethod
+    def load(cls, path: str, *, dtype: str = "auto", device: str | None = None, threads: int | None = None) -> HFRuntime:
+        if threads:
+            # CPU threads for torch; on a busy machine fewer threads beat oversubscribed ones.
+            torch.set_num_threads(threads)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dtype, device)).to(device)
+        return cls(model, tokenizer, name=path.rstrip("/").rsplit("/", 1)[-1])
 
     def encode(self, req: SampleRequest) -> torch.Tensor:
         if req.messages is not None:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .fuse import Group
-from .graph import Graph, Node, Unsupported
+from .graph import Graph, Guard, Node, Unsupported
 from .ops import TANH_HELPER
 from .patterns.common import Emitted, Namer
 from .patterns.gemm import GemmConfig, emit_gemm
@@ -159,7 +159,7 @@ def emit_candidate(
         fnamer.used.add(v)
     emitted: dict[Node, Emitted] = {}
     step_names: list[str] = []
-    for g, cfg in zip(groups, variant.configs):
+    for g, cfg in zip(groups, variant.configs, strict=False):
         base = step_name(g)
         step_names.append(base)
         wname = fnamer(base)
@@ -191,9 +191,18 @@ def _forward(graph: Graph, names: dict[Node, str], emitted: dict[Node, Emitted])
     for ph in graph.placeholders:
         params.append(f"{names[ph.node]}={ph.default!r}" if ph.has_default else names[ph.node])
     lines = [f"def forward(self, {', '.join(params)}):" if params else "def forward(self):"]
+    # A guard goes right after the last Python value it reads (module attributes are there from the start).
+    ready: dict[Node | None, list[Guard]] = {}
+    for g in graph.guards:
+        computed = [d for d in g.deps if d.op != "const"]
+        ready.setdefault(max(computed, key=lambda d: d.index) if computed else None, []).append(g)
+    for g in ready.get(None, []):
+        lines += _guard_lines(g, names)
     for n in graph.nodes:
         if n.kind == "py" and n.op != "const":
             lines.append(f"    {names[n]} = {n.code.format(*[_arg_text(a, names) for a in n.args])}")
+            for g in ready.get(n, []):
+                lines += _guard_lines(g, names)
         elif n.kind == "view":
             lines.append(f"    {names[n]} = {n.code.format(*[_arg_text(a, names) for a in n.args])}")
         elif n in emitted:
@@ -201,6 +210,17 @@ def _forward(graph: Graph, names: dict[Node, str], emitted: dict[Node, Emitted])
             lines.append(f"    {names[n]} = {em.name}({', '.join(names[a] for a in em.args)})")
     lines.append(f"    return {_render_output(graph.output, names)}")
     return "\n".join(lines)
+
+
+def _guard_lines(g: Guard, names: dict[Node, str]) -> list[str]:
+    """`if self.sm.dim != -1: raise ValueError(...)`: the kernels were built for that value."""
+    deps = [names[d] for d in g.deps]
+    want = g.want.format(*deps).replace("{", "{{").replace("}", "}}").replace('"', "'")
+    got = ", ".join(f"{d}={{{d}!r}}" for d in dict.fromkeys(deps))
+    return [
+        f"    if {g.cond.format(*deps)}:",
+        f'        raise ValueError(f"the Triton kernels were generated for {want}, got {got}: convert the module again")',
+    ]
 
 
 def _arg_text(a: Any, names: dict[Node, str]) -> str:
@@ -303,4 +323,4 @@ def _init_source(cls: ast.ClassDef, lines: list[str], class_name: str) -> str:
         return ""
     text = textwrap.dedent("\n".join(lines[_start(init) - 1 : init.end_lineno]))
     # `super(Name, self)` names a class the candidate does not define.
-    return re.sub(r"super\(\s*(%s|Model)\s*,\s*self\s*\)" % re.escape(class_name), "super()", text)
+    return re.sub(rf"super\(\s*({re.escape(class_name)}|Model)\s*,\s*self\s*\)", "super()", text)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .graph import Graph, Node, Unsupported
+from .graph import Graph, Node, Unsupported, operands
 
 
 @dataclass
@@ -46,11 +46,11 @@ class Group:
         return out
 
     def scalars(self) -> list[Node]:
-        """Python values computed in forward and passed to the kernel."""
+        """Python values of forward passed to the kernel: sizes, `self.scale`, `self.act.negative_slope`."""
         out: list[Node] = []
         for n in self.nodes:
-            for a in n.args:
-                if isinstance(a, Node) and a.kind == "py" and a not in out:
+            for a in operands(n):
+                if a.kind == "py" and a not in out:
                     out.append(a)
         return out
 

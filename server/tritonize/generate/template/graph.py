@@ -20,6 +20,7 @@ fallback inside a candidate.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import operator
 import re
@@ -78,17 +79,23 @@ class Graph:
     nodes: list[Node]
     placeholders: list[Placeholder]
     output: Any  # the structure forward returns, with Nodes and constants
+    guards: list[Guard] = field(default_factory=list)
 
     def users(self) -> dict[Node, list[Node]]:
         out: dict[Node, list[Node]] = {n: [] for n in self.nodes}
         for n in self.nodes:
-            for a in n.args:
-                if isinstance(a, Node) and n not in out[a]:
+            for a in operands(n):
+                if n not in out[a]:
                     out[a].append(n)
         return out
 
     def outputs(self) -> list[Node]:
         return [n for n in _flatten(self.output) if isinstance(n, Node)]
+
+
+def operands(n: Node) -> list[Node]:
+    """The Nodes `n` reads: its arguments and run-time scalar attributes (`leaky_relu`'s slope)."""
+    return [a for a in n.args if isinstance(a, Node)] + [v for v in n.attrs.values() if isinstance(v, Node)]
 
 
 def _flatten(obj: Any) -> list[Any]:
@@ -100,6 +107,29 @@ def _flatten(obj: Any) -> list[Any]:
 
 
 # ---- capture ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Guard:
+    """A value the kernels were specialised on; ModelNew.forward raises ValueError when it differs.
+
+    `cond` (true when the value differs) and `want` (what the kernels assume, for the message) are
+    format strings over the forward names of `deps`.
+    """
+
+    cond: str
+    deps: list[Node]
+    want: str
+
+
+@dataclass(frozen=True)
+class _Attr:
+    """A plain-data attribute of a module that forward runs through (`self.scale`, `self.block.eps`)."""
+
+    module: nn.Module
+    path: str  # qualified name, "scale" or "block.eps"
+    name: str
+    value: Any
 
 
 class _Recorder(fx.Interpreter):
@@ -115,10 +145,102 @@ class _Recorder(fx.Interpreter):
         return result
 
 
+class _AttrTracer(fx.Tracer):
+    """fx.Tracer that keeps numeric module attributes symbolic and records which attributes forward reads.
+
+    Plain fx reads `self.scale` as a Python float and bakes it into the graph, so a kernel generated
+    with scale=0.5 would silently compute with 0.5 for `Model(hidden, scale=2.0)`. Here each numeric
+    attribute in `runtime` is a `get_attr` proxy while tracing: it enters the graph as a value
+    ModelNew.forward reads from `self.<path>` and passes to the kernels. Every other attribute read is
+    recorded (`reads`) so the caller can guard on it.
+    """
+
+    def __init__(self, runtime: list[_Attr], traced: list[tuple[str, nn.Module]]):
+        super().__init__()
+        self.record_stack_traces = True
+        self.runtime = runtime
+        self.traced = traced  # (path, module) of the root and every submodule fx traces through
+        self.reads: set[tuple[int, str]] = set()
+
+    def create_args_for_root(self, root_fn: Any, is_module: bool, concrete_args: Any = None) -> Any:
+        out = super().create_args_for_root(root_fn, is_module, concrete_args)
+        for a in self.runtime:  # after the graph exists, before forward runs
+            a.module.__dict__[a.name] = self.create_proxy("get_attr", a.path, (), {})
+        return out
+
+    def trace(self, root: Any, concrete_args: Any = None) -> fx.Graph:
+        classes = [(m, type(m)) for _, m in self.traced]
+        try:
+            for m, cls in classes:
+                m.__class__ = _reading_class(cls, self.reads)
+            return super().trace(root, concrete_args)
+        finally:
+            for m, cls in classes:
+                m.__class__ = cls
+            for a in self.runtime:
+                a.module.__dict__[a.name] = a.value
+
+
+def _reading_class(cls: type, reads: set[tuple[int, str]]) -> type:
+    """A subclass of `cls` (same name) that records reads of instance attributes."""
+
+    def __getattribute__(self: Any, name: str) -> Any:
+        if not name.startswith("_") and name in object.__getattribute__(self, "__dict__"):
+            reads.add((id(self), name))
+        return cls.__getattribute__(self, name)
+
+    return type(cls.__name__, (cls,), {"__getattribute__": __getattribute__, "__module__": cls.__module__})
+
+
+def _traced_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The root and the submodules fx traces through (not the nn.* leaves it records as calls)."""
+    leaf = fx.Tracer()
+    containers = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
+    traced: dict[str, nn.Module] = {"": model}
+    for path, m in model.named_modules():
+        parent = path.rpartition(".")[0]
+        if path and parent in traced and (isinstance(m, containers) or not leaf.is_leaf_module(m, path)):
+            traced[path] = m
+    return list(traced.items())
+
+
+def _numeric_attrs(traced: list[tuple[str, nn.Module]]) -> list[_Attr]:
+    out = []
+    for path, m in traced:
+        for name, v in vars(m).items():
+            if name.startswith("_") or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            out.append(_Attr(m, f"{path}.{name}" if path else name, name, v))
+    return out
+
+
 def capture(model: nn.Module, inputs: list[Any]) -> Graph:
-    """Trace `model` on `inputs` and normalise it. Raises Unsupported with the reason."""
-    tracer = fx.Tracer()
-    tracer.record_stack_traces = True
+    """Trace `model` on `inputs` and normalise it. Raises Unsupported with the reason.
+
+    Numeric attributes read in forward become run-time values of ModelNew (see _AttrTracer). An
+    attribute that cannot be symbolic (`range(self.n)`, `math.sqrt(self.d)`, a reduction dim) is
+    traced as its value, and forward checks that the module still has that value.
+    """
+    traced = _traced_modules(model)
+    numeric = _numeric_attrs(traced)
+    try:
+        return _capture(model, inputs, numeric, traced)
+    except Exception:
+        if not numeric:
+            raise
+    best = _capture(model, inputs, [], traced)  # what plain fx makes of it; raises if even that fails
+    runtime: list[_Attr] = []
+    for a in numeric:  # keep every attribute symbolic that does not break tracing or normalisation
+        try:
+            best = _capture(model, inputs, [*runtime, a], traced)
+            runtime.append(a)
+        except Exception:  # it stays a traced constant, guarded in forward
+            continue
+    return best
+
+
+def _capture(model: nn.Module, inputs: list[Any], runtime: list[_Attr], traced: list[tuple[str, nn.Module]]) -> Graph:
+    tracer = _AttrTracer(runtime, traced)
     try:
         fx_graph = tracer.trace(model)
     except Exception as exc:  # TraceError, TypeError from Proxy misuse, ...
@@ -127,7 +249,25 @@ def capture(model: nn.Module, inputs: list[Any]) -> Graph:
     recorder = _Recorder(gm)
     with torch.no_grad():
         recorder.run(*[x.clone() if isinstance(x, torch.Tensor) else x for x in inputs])
-    return _Normaliser(model, gm, recorder.values).run()
+    symbolic = {id(a.module): set() for a in runtime}
+    for a in runtime:
+        symbolic[id(a.module)].add(a.name)
+    baked = []
+    for path, m in traced:
+        for name, v in vars(m).items():
+            if (id(m), name) in tracer.reads and name not in symbolic.get(id(m), ()) and name != "training" and _guardable(v):
+                baked.append(_Attr(m, f"{path}.{name}" if path else name, name, v))
+    return _Normaliser(model, gm, recorder.values, baked).run()
+
+
+def _guardable(v: Any) -> bool:
+    """Plain data whose repr evaluates back to an equal value (so forward can compare with it)."""
+    if isinstance(v, (nn.Module, torch.Tensor)) or callable(v) and not isinstance(v, torch.dtype):
+        return False
+    try:
+        return eval(repr(v), {"torch": torch, "inf": math.inf, "nan": math.nan}) == v
+    except Exception:
+        return False
 
 
 def _trace_failure(exc: BaseException) -> str:
@@ -165,13 +305,18 @@ _FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
 class _Normaliser:
-    def __init__(self, model: nn.Module, gm: fx.GraphModule, values: dict[fx.Node, Any]):
+    def __init__(self, model: nn.Module, gm: fx.GraphModule, values: dict[fx.Node, Any], baked: list[_Attr] | None = None):
         self.model = model
         self.gm = gm
         self.values = values
+        self.baked = baked or []
         self.nodes: list[Node] = []
         self.env: dict[fx.Node, Any] = {}
         self.params: dict[str, Node] = {}
+        self.attr_nodes: dict[str, Node] = {}
+        self.guards: list[Guard] = []
+        self.aliases: dict[fx.Node, list[fx.Node]] = {}  # a mutated tensor → the in-place results that alias it
+        self.order: dict[fx.Node, int] = {}
         self.cur: fx.Node | None = None
 
     # -- building blocks --
@@ -207,6 +352,7 @@ class _Normaliser:
 
     def reduce(self, op: str, x: Node, dims: Any, keepdim: bool, label: str = "", divisor: int | None = None) -> Node:
         rank = len(x.shape)
+        dims = self.static(dims)
         if dims is None or dims == () or dims == []:
             red = tuple(range(rank))
         else:
@@ -238,11 +384,101 @@ class _Normaliser:
         here = self._here()
         return Unsupported(f"no pattern for {what}{' at ' + here if here else ''}")
 
+    # -- module attributes read at run time, and the values the kernels are specialised on --
+
+    def attr(self, code: str, value: Any) -> Node:
+        """A Python value ModelNew.forward reads from the module (`self.scale`, `self.act.negative_slope`)."""
+        if code not in self.attr_nodes:
+            self.attr_nodes[code] = self.add(Node("py", "const", [], {}, None, None, code=code, value=value))
+        return self.attr_nodes[code]
+
+    def mod_attr(self, path: str, name: str) -> Node:
+        return self.attr(f"self.{path}.{name}", getattr(self.model.get_submodule(path), name))
+
+    def guard(self, node: Node, value: Any) -> None:
+        """Forward raises if `node` (an attribute or a Python value) differs from `value` at run time."""
+        if value is None:
+            cond = "{0} is not None"
+        elif isinstance(value, bool):
+            cond = "not {0}" if value else "{0}"
+        else:
+            cond = "{0} != " + repr(value)
+        if not any(g.deps == [node] and g.cond == cond for g in self.guards):
+            self.guards.append(Guard(cond, [node], "{0} == " + repr(value)))
+
+    def static(self, v: Any) -> Any:
+        """The traced value of `v` where it decides structure (a reduction dim); forward checks it."""
+        if isinstance(v, Node) and v.kind == "py":
+            self.guard(v, v.value)
+            return v.value
+        if isinstance(v, (list, tuple)):
+            return type(v)(self.static(x) for x in v)
+        return v
+
+    @staticmethod
+    def num(v: Any) -> Any:
+        """A scalar operand of a kernel: a Python value of forward stays a run-time argument."""
+        return v if isinstance(v, Node) and v.kind == "py" else float(v)
+
+    # -- in-place ops: functionalised (the result rebinds the mutated tensor) --
+
+    def _inplace_target(self, n: fx.Node) -> fx.Node | None:
+        """The tensor `n` writes to when it is an in-place op (`add_`, `relu_`, `inplace=True`, `x += y`)."""
+        if n.op == "call_method":
+            inplace = n.target.endswith("_") and not n.target.endswith("__")
+        elif n.op == "call_function":
+            inplace = n.target in _INPLACE_OPERATORS or (_fn_name(n.target).endswith("_") and not _fn_name(n.target).endswith("__"))
+            inplace = inplace or _bound_arg(n, "inplace") is True
+        elif n.op == "call_module":
+            inplace = getattr(self.model.get_submodule(n.target), "inplace", False) is True
+        else:
+            inplace = False
+        target = (n.args[0] if n.args else n.kwargs.get("input")) if inplace else None
+        if not isinstance(target, fx.Node) or not isinstance(self.values.get(target), torch.Tensor):
+            return None
+        self._check_mutation(n, target)
+        return target
+
+    def _check_mutation(self, n: fx.Node, target: fx.Node) -> None:
+        storage = _storage(self.values[target])
+        here = f" at {self._here()}" if self._here() else ""
+        root = self.alias_root(target)
+        for other, v in self.values.items():
+            if self.order.get(other, len(self.order)) >= self.order[n] or not isinstance(v, torch.Tensor) or _storage(v) != storage:
+                continue
+            if other.op == "placeholder":
+                raise Unsupported(f"forward mutates its input {other.target} in place{here}; not supported")
+            if other.op == "get_attr":
+                raise Unsupported(f"forward mutates self.{other.target} in place{here}; not supported")
+            if other is target or self.alias_root(other) is root:
+                continue
+            if any(self.order[u] > self.order[n] for u in other.users):
+                raise Unsupported(f"an in-place op on a tensor whose other view is read later{here}; not supported")
+
+    def alias_root(self, n: fx.Node) -> fx.Node:
+        while n in self.aliases:
+            n = self.aliases[n]
+        return n
+
+    def _rebind(self, n: fx.Node, target: fx.Node) -> None:
+        """After `x.relu_()`, every later read of x (or of an earlier in-place result) sees the new value."""
+        root = self.alias_root(target)
+        self.aliases[n] = root
+        result = self.env[n]
+        want = self.values[target].dtype
+        if isinstance(result, Node) and result.is_tensor and result.dtype != want:
+            result = self.env[n] = self.pw("cast", result, label="cast", dtype=want)  # in-place keeps x's dtype
+        for k in [root, *[a for a in self.aliases if self.alias_root(a) is root]]:
+            self.env[k] = result
+
     # -- main loop --
 
     def run(self) -> Graph:
         placeholders: list[Placeholder] = []
         output: Any = None
+        for a in self.baked:  # attributes forward read as plain values: the kernels assume them
+            self.guard(self.attr("self." + a.path, a.value), a.value)
+        self.order = {n: i for i, n in enumerate(self.gm.graph.nodes)}
         for n in self.gm.graph.nodes:
             self.cur = n
             if n.op == "placeholder":
@@ -258,20 +494,23 @@ class _Normaliser:
             elif n.op == "output":
                 output = self._map(n.args[0])
             else:
+                target = self._inplace_target(n)
                 self.env[n] = self._convert(n)
+                if target is not None:
+                    self._rebind(n, target)
         self.cur = None
-        graph = Graph(self._live(output), placeholders, output)
+        graph = Graph(self._live(output), placeholders, output, self.guards)
         return graph
 
     def _live(self, output: Any) -> list[Node]:
         keep: set[Node] = set()
-        stack = [x for x in _flatten(output) if isinstance(x, Node)]
+        stack = [x for x in _flatten(output) if isinstance(x, Node)] + [d for g in self.guards for d in g.deps]
         while stack:
             n = stack.pop()
             if n in keep:
                 continue
             keep.add(n)
-            stack.extend(a for a in n.args if isinstance(a, Node))
+            stack.extend(operands(n))
         live = [n for n in self.nodes if n in keep or n.kind == "input"]
         for i, n in enumerate(live):
             n.index = i
@@ -285,6 +524,10 @@ class _Normaliser:
     def _param(self, target: str) -> Node:
         if target in self.params:
             return self.params[target]
+        owner, _, name = target.rpartition(".")
+        value = getattr(self.model.get_submodule(owner), name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self.attr("self." + target, value)  # a numeric attribute _AttrTracer kept symbolic
         try:
             val = self.model.get_submodule("").get_parameter(target)
         except AttributeError:
@@ -328,13 +571,22 @@ class _Normaliser:
     # -- modules --
 
     def _module(self, mod: nn.Module, path: str, args: tuple, kwargs: dict) -> Any:
+        """An nn.* leaf module. Its constructor arguments are read from `self.<path>` in forward, so a
+        ModelNew built with other arguments computes with them (or, where they decide structure,
+        raises instead of computing something else)."""
         x = args[0] if args else kwargs.get("input")
         kind = type(mod).__name__
         p = f"self.{path}"
+
+        def at(name: str) -> Node:
+            return self.mod_attr(path, name)
+
         if isinstance(mod, (nn.Identity,)):
             return x
         if isinstance(mod, nn.Dropout):
-            if mod.p == 0 or not self.model.training:
+            if mod.p == 0 or not mod.training:
+                # The kernel is the identity: forward refuses a module that would really drop.
+                self.guards.append(Guard(f"{p}.training and " + "{0} != 0", [at("p")], "{0} == 0 or eval mode"))
                 return x
             raise self.unsupported(f"nn.Dropout in training mode ({p}); call model.eval() or use p=0")
         if isinstance(mod, nn.Linear):
@@ -344,25 +596,36 @@ class _Normaliser:
                 y = self.pw("add", y, self._param(f"{path}.bias"), label="linear")
             return y
         if isinstance(mod, nn.Flatten):
-            return self._call("flatten", (x, mod.start_dim, mod.end_dim), {}, None)
+            return self._call("flatten", (x, at("start_dim"), at("end_dim")), {}, None)
         if isinstance(mod, (nn.Softmax, nn.LogSoftmax)):
-            return self.softmax(x, mod.dim, log=isinstance(mod, nn.LogSoftmax))
-        if isinstance(mod, nn.LayerNorm):
-            w = self._param(f"{path}.weight") if mod.weight is not None else None
-            b = self._param(f"{path}.bias") if getattr(mod, "bias", None) is not None else None
-            return self.layer_norm(x, len(mod.normalized_shape), w, b, mod.eps)
-        if kind == "RMSNorm":
-            w = self._param(f"{path}.weight") if getattr(mod, "weight", None) is not None else None
-            return self.rms_norm(x, len(mod.normalized_shape), w, mod.eps)
+            return self.softmax(x, at("dim"), log=isinstance(mod, nn.LogSoftmax))
+        if isinstance(mod, nn.LayerNorm) or kind == "RMSNorm":
+            k = self.static(self.attr(f"len({p}.normalized_shape)", len(mod.normalized_shape)))
+            w = self._optional_param(path, "weight")
+            if kind == "RMSNorm":
+                eps = self.static(at("eps")) if mod.eps is None else at("eps")
+                return self.rms_norm(x, k, w, eps)
+            return self.layer_norm(x, k, w, self._optional_param(path, "bias"), at("eps"))
         if isinstance(mod, nn.GroupNorm):
-            w = self._param(f"{path}.weight") if mod.affine else None
-            b = self._param(f"{path}.bias") if mod.affine else None
-            return self.group_norm(x, mod.num_groups, w, b, mod.eps, weight_code=f"{p}.weight", bias_code=f"{p}.bias")
+            affine = self.static(at("affine"))
+            w = self._param(f"{path}.weight") if affine else None
+            b = self._param(f"{path}.bias") if affine else None
+            return self.group_norm(x, at("num_groups"), w, b, at("eps"))
+        if isinstance(mod, nn.GELU):
+            approx = self.static(at("approximate"))
+            return self.pw("gelu_tanh" if approx == "tanh" else "gelu", x, label="gelu")
         act = _module_activation(mod)
         if act is not None:
             op, attrs = act
-            return self.pw(op, x, label=op, **attrs)
+            return self.pw(op, x, label=op, **{k: at(v) if isinstance(v, str) else v for k, v in attrs.items()})
         raise self.unsupported(f"nn.{kind} ({p})")
+
+    def _optional_param(self, path: str, name: str) -> Node | None:
+        """`self.ln.weight`, or None (guarded: a module built with a weight must not be ignored)."""
+        if getattr(self.model.get_submodule(path), name, None) is None:
+            self.static(self.mod_attr(path, name))
+            return None
+        return self._param(f"{path}.{name}")
 
     # -- functions and methods --
 
@@ -387,6 +650,8 @@ class _Normaliser:
             return self._view_method(name, a)
         if name in _INPLACE_ALIASES:
             return self._call(_INPLACE_ALIASES[name], args, kwargs, n)
+        if name.endswith("_") and not name.endswith("__") and name[:-1]:
+            return self._call(name[:-1], args, kwargs, n)  # `abs_` computes `abs`; run() rebinds the target
         raise self.unsupported(f"`{name}`")
 
     def _view_method(self, name: str, a: _Args) -> Node:
@@ -418,13 +683,19 @@ class _Normaliser:
         if not isinstance(src, Node) or not src.is_tensor:
             raise self.unsupported("indexing a non-tensor")
         items = idx if isinstance(idx, tuple) else (idx,)
+        deps: list[Node] = []
+
+        def dep(v: Any) -> str:  # a Python value of forward (`x[:, : self.k]`) is read at run time
+            if isinstance(v, Node):
+                deps.append(v)
+                return "{" + str(len(deps)) + "}"
+            return "" if v is None else repr(v)
+
         for it in items:
-            if isinstance(it, Node) or isinstance(it, torch.Tensor) or isinstance(it, list):
+            if isinstance(it, Node) and it.is_tensor or isinstance(it, (torch.Tensor, list)):
                 raise self.unsupported("advanced (tensor) indexing")
-            if isinstance(it, slice) and any(isinstance(s, Node) for s in (it.start, it.stop, it.step)):
-                raise self.unsupported("slicing with computed bounds")
-        text = ", ".join(_render_index(it) for it in items)
-        return self.view("{0}[" + text + "]", src, label="view")
+        text = ", ".join(_render_index(it, dep) for it in items)
+        return self.view("{0}[" + text + "]", src, *deps, label="view")
 
     def _op_getattr(self, a: _Args) -> Any:
         src, attr = a.args[0], a.args[1]
@@ -483,18 +754,23 @@ class _Normaliser:
 
     def _op_pow(self, a: _Args) -> Any:
         x, e = a.get(0, "input" if "input" in a.kwargs else "self"), a.get(1, "exponent")
-        if isinstance(x, Node) and not (isinstance(e, Node) and e.is_tensor):
-            if isinstance(e, Node):  # a Python value known only in forward
-                return self.pw("pow", x, e, label="pow")
-            return self.pw("pow_scalar", x, label="pow", p=float(e))
-        if not isinstance(x, Node):
-            return self.pw("rpow", e, label="pow", base=float(x))
+        if isinstance(x, Node) and x.is_tensor and not (isinstance(e, Node) and e.is_tensor):
+            # The exponent decides the formula (x*x for 2, exp/log otherwise): a Python value of forward is guarded.
+            return self.pw("pow_scalar", x, label="pow", p=float(self.static(e)))
+        if not isinstance(x, Node) or x.kind == "py":
+            return self._rpow(e, x)
         return self.pw("pow", x, e, label="pow")
+
+    def _rpow(self, x: Node, base: Any) -> Node:
+        """base ** x for a Python base; a base read from the module stays a run-time value."""
+        if isinstance(base, Node):
+            return self.pw("pow", base, x, label="pow")  # exp(x * log(base)): base > 0, as for rpow
+        return self.pw("rpow", x, label="pow", base=float(base))
 
     _op___pow__ = _op_pow
 
     def _op___rpow__(self, a: _Args) -> Any:
-        return self.pw("rpow", a.get(0), label="pow", base=float(a.get(1)))
+        return self._rpow(a.get(0), a.get(1))
 
     # element-wise activations with arguments
     def _op_gelu(self, a: _Args) -> Any:
@@ -502,25 +778,25 @@ class _Normaliser:
         return self.pw("gelu_tanh" if approx == "tanh" else "gelu", a.get(0), label="gelu")
 
     def _op_leaky_relu(self, a: _Args) -> Any:
-        return self.pw("leaky_relu", a.get(0), label="leaky_relu", slope=float(a.get(1, "negative_slope", 0.01)))
+        return self.pw("leaky_relu", a.get(0), label="leaky_relu", slope=self.num(a.get(1, "negative_slope", 0.01)))
 
     def _op_elu(self, a: _Args) -> Any:
-        return self.pw("elu", a.get(0), label="elu", alpha=float(a.get(1, "alpha", 1.0)))
+        return self.pw("elu", a.get(0), label="elu", alpha=self.num(a.get(1, "alpha", 1.0)))
 
     def _op_celu(self, a: _Args) -> Any:
-        return self.pw("celu", a.get(0), label="celu", alpha=float(a.get(1, "alpha", 1.0)))
+        return self.pw("celu", a.get(0), label="celu", alpha=self.num(a.get(1, "alpha", 1.0)))
 
     def _op_softplus(self, a: _Args) -> Any:
-        return self.pw("softplus", a.get(0), label="softplus", beta=float(a.get(1, "beta", 1.0)), threshold=float(a.get(2, "threshold", 20.0)))
+        return self.pw("softplus", a.get(0), label="softplus", beta=self.num(a.get(1, "beta", 1.0)), threshold=self.num(a.get(2, "threshold", 20.0)))
 
     def _op_hardtanh(self, a: _Args) -> Any:
-        return self.pw("clamp", a.get(0), label="hardtanh", lo=float(a.get(1, "min_val", -1.0)), hi=float(a.get(2, "max_val", 1.0)))
+        return self.pw("clamp", a.get(0), label="hardtanh", lo=self.num(a.get(1, "min_val", -1.0)), hi=self.num(a.get(2, "max_val", 1.0)))
 
     def _op_relu6(self, a: _Args) -> Any:
         return self.pw("clamp", a.get(0), label="relu6", lo=0.0, hi=6.0)
 
     def _op_threshold(self, a: _Args) -> Any:
-        return self.pw("threshold", a.get(0), label="threshold", threshold=float(a.get(1, "threshold")), value=float(a.get(2, "value")))
+        return self.pw("threshold", a.get(0), label="threshold", threshold=self.num(a.get(1, "threshold")), value=self.num(a.get(2, "value")))
 
     # reductions
     def _red_args(self, a: _Args, dim_default: Any = None) -> tuple[Node, Any, bool]:
@@ -584,13 +860,14 @@ class _Normaliser:
         label = "std" if std else "var"
         mean = self.reduce("sum", x, dims, True, label=label, divisor=0)
         d = self.pw("sub", x, mean, label=label)
-        v = self.reduce("sum", self.pw("mul", d, d, label=label), dims, keep, label=label, divisor=int(correction))
+        v = self.reduce("sum", self.pw("mul", d, d, label=label), dims, keep, label=label, divisor=int(self.static(correction)))
         return self.pw("sqrt", v, label=label) if std else v
 
     def _op_std(self, a: _Args) -> Any:
         return self._op_var(a, std=True)
 
     def vector_norm(self, x: Node, ord_: Any, dims: Any, keep: bool) -> Node:
+        ord_ = self.static(ord_)
         if ord_ in (2, 2.0, "fro", None):
             return self.pw("sqrt", self.reduce("sum", self.pw("mul", x, x, label="norm"), dims, keep, label="norm"), label="norm")
         if ord_ in (1, 1.0):
@@ -605,8 +882,10 @@ class _Normaliser:
     def _op_vector_norm(self, a: _Args) -> Any:
         return self.vector_norm(a.get(0), a.get(1, "ord", 2), a.get(2, "dim", None), bool(a.get(3, "keepdim", False)))
 
+    _op_linalg_vector_norm = _op_vector_norm
+
     def _op_normalize(self, a: _Args) -> Any:
-        x, p, dim, eps = a.get(0), a.get(1, "p", 2.0), a.get(2, "dim", 1), float(a.get(3, "eps", 1e-12))
+        x, p, dim, eps = a.get(0), self.static(a.get(1, "p", 2.0)), a.get(2, "dim", 1), self.num(a.get(3, "eps", 1e-12))
         n = self.vector_norm(x, p, dim, True)
         return self.pw("div", x, self.pw("clamp", n, label="normalize", lo=eps, hi=None), label="normalize")
 
@@ -622,6 +901,7 @@ class _Normaliser:
         if dim is None:
             raise self.unsupported("softmax without an explicit dim")
         label = "log_softmax" if log else "softmax"
+        dim = self.static(dim)
         m = self.reduce("amax", x, dim, True, label=label)
         shifted = self.pw("sub", x, m, label=label)
         e = self.pw("exp", shifted, label=label)
@@ -642,7 +922,7 @@ class _Normaliser:
         mean = self.reduce("sum", x, dims, True, label=lbl, divisor=0)
         d = self.pw("sub", x, mean, label=lbl)
         var = self.reduce("sum", self.pw("mul", d, d, label=lbl), dims, True, label=lbl, divisor=0)
-        r = self.pw("rsqrt", self.pw("add", var, float(eps), label=lbl), label=lbl)
+        r = self.pw("rsqrt", self.pw("add", var, self.num(eps), label=lbl), label=lbl)
         y = self.pw("mul", d, r, label=lbl)
         if w is not None:
             y = self.pw("mul", y, w, label=lbl)
@@ -653,7 +933,7 @@ class _Normaliser:
     def _op_layer_norm(self, a: _Args) -> Any:
         shape = a.get(1, "normalized_shape")
         k = len(shape) if isinstance(shape, (list, tuple)) else 1
-        return self.layer_norm(a.get(0), k, a.get(2, "weight", None), a.get(3, "bias", None), float(a.get(4, "eps", 1e-5)))
+        return self.layer_norm(a.get(0), k, a.get(2, "weight", None), a.get(3, "bias", None), self.num(a.get(4, "eps", 1e-5)))
 
     def rms_norm(self, x: Node, k: int, w: Any, eps: float | None) -> Node:
         if eps is None:
@@ -661,7 +941,7 @@ class _Normaliser:
         dims = tuple(range(len(x.shape) - k, len(x.shape)))
         lbl = "rmsnorm"
         ms = self.reduce("sum", self.pw("mul", x, x, label=lbl), dims, True, label=lbl, divisor=0)
-        y = self.pw("mul", x, self.pw("rsqrt", self.pw("add", ms, float(eps), label=lbl), label=lbl), label=lbl)
+        y = self.pw("mul", x, self.pw("rsqrt", self.pw("add", ms, self.num(eps), label=lbl), label=lbl), label=lbl)
         return self.pw("mul", y, w, label=lbl) if w is not None else y
 
     def _op_rms_norm(self, a: _Args) -> Any:
@@ -669,25 +949,27 @@ class _Normaliser:
         k = len(shape) if isinstance(shape, (list, tuple)) else 1
         return self.rms_norm(a.get(0), k, a.get(2, "weight", None), a.get(3, "eps", None))
 
-    def group_norm(self, x: Node, groups: int, w: Any, b: Any, eps: float, weight_code: str = "", bias_code: str = "") -> Node:
-        if len(x.shape) < 2 or x.shape[1] % groups:
+    def group_norm(self, x: Node, groups: Any, w: Any, b: Any, eps: Any) -> Node:
+        """groups may be read in forward (`self.gn.num_groups`): the views below use it at run time."""
+        n_groups = groups.value if isinstance(groups, Node) else int(groups)
+        if len(x.shape) < 2 or x.shape[1] % n_groups:
             raise self.unsupported("group_norm with channels not divisible by groups")
-        cg = x.shape[1] // groups
+        g_code, g_deps = ("{1}", [groups]) if isinstance(groups, Node) else (str(n_groups), [])
         lbl = "groupnorm"
-        xv = self.view("{0}.reshape({0}.shape[0], " + f"{groups}, {cg}, -1)", x, label=lbl)
+        xv = self.view("{0}.reshape({0}.shape[0], " + f"{g_code}, {{0}}.shape[1] // {g_code}, -1)", x, *g_deps, label=lbl)
         dims = (2, 3)
         mean = self.reduce("sum", xv, dims, True, label=lbl, divisor=0)
         d = self.pw("sub", xv, mean, label=lbl)
         var = self.reduce("sum", self.pw("mul", d, d, label=lbl), dims, True, label=lbl, divisor=0)
-        y = self.pw("mul", d, self.pw("rsqrt", self.pw("add", var, float(eps), label=lbl), label=lbl), label=lbl)
+        y = self.pw("mul", d, self.pw("rsqrt", self.pw("add", var, self.num(eps), label=lbl), label=lbl), label=lbl)
         if w is not None:
-            y = self.pw("mul", y, self.view("{0}.view(" + f"{groups}, {cg}, 1)", w, label=lbl), label=lbl)
+            y = self.pw("mul", y, self.view("{0}.view(" + f"{g_code}, -1, 1)", w, *g_deps, label=lbl), label=lbl)
         if b is not None:
-            y = self.pw("add", y, self.view("{0}.view(" + f"{groups}, {cg}, 1)", b, label=lbl), label=lbl)
+            y = self.pw("add", y, self.view("{0}.view(" + f"{g_code}, -1, 1)", b, *g_deps, label=lbl), label=lbl)
         return self.view("{0}.view({1}.shape)", y, x, label=lbl)
 
     def _op_group_norm(self, a: _Args) -> Any:
-        return self.group_norm(a.get(0), int(a.get(1, "num_groups")), a.get(2, "weight", None), a.get(3, "bias", None), float(a.get(4, "eps", 1e-5)))
+        return self.group_norm(a.get(0), a.get(1, "num_groups"), a.get(2, "weight", None), a.get(3, "bias", None), self.num(a.get(4, "eps", 1e-5)))
 
     # matmul family
     def gemm(self, mode: str, x: Any, w: Any, label: str) -> Node:
@@ -723,10 +1005,10 @@ class _Normaliser:
         bias, m1, m2 = a.get(0), a.get(1, "mat1"), a.get(2, "mat2")
         beta, alpha = a.kwargs.get("beta", 1), a.kwargs.get("alpha", 1)
         y = self.gemm("matmul", m1, m2, label="addmm")
-        if alpha != 1:
-            y = self.pw("mul", y, float(alpha), label="addmm")
-        if beta != 1:
-            bias = self.pw("mul", bias, float(beta), label="addmm")
+        if isinstance(alpha, Node) or alpha != 1:
+            y = self.pw("mul", y, self.num(alpha), label="addmm")
+        if isinstance(beta, Node) or beta != 1:
+            bias = self.pw("mul", bias, self.num(beta), label="addmm")
         return self.pw("add", y, bias, label="addmm")
 
     # views with their own normalisation
@@ -809,6 +1091,7 @@ _VIEWS = {"view", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "ex
 
 
 def _module_activation(mod: nn.Module) -> tuple[str, dict] | None:
+    """(op, attrs) for an nn.* activation; a str attr names the module attribute forward reads."""
     simple = {
         nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "silu", nn.Mish: "mish", nn.Hardswish: "hardswish",
         nn.Hardsigmoid: "hardsigmoid", nn.Softsign: "softsign", nn.SELU: "selu", nn.Tanhshrink: "tanhshrink",
@@ -817,23 +1100,35 @@ def _module_activation(mod: nn.Module) -> tuple[str, dict] | None:
     for cls, op in simple.items():
         if type(mod) is cls:
             return op, {}
-    if isinstance(mod, nn.GELU):
-        return ("gelu_tanh" if mod.approximate == "tanh" else "gelu"), {}
-    if isinstance(mod, nn.LeakyReLU):
-        return "leaky_relu", {"slope": float(mod.negative_slope)}
-    if isinstance(mod, nn.ELU):
-        return "elu", {"alpha": float(mod.alpha)}
-    if isinstance(mod, nn.CELU):
-        return "celu", {"alpha": float(mod.alpha)}
     if isinstance(mod, nn.ReLU6):
         return "clamp", {"lo": 0.0, "hi": 6.0}
-    if isinstance(mod, nn.Hardtanh):
-        return "clamp", {"lo": float(mod.min_val), "hi": float(mod.max_val)}
-    if isinstance(mod, nn.Softplus):
-        return "softplus", {"beta": float(mod.beta), "threshold": float(mod.threshold)}
-    if isinstance(mod, nn.Threshold):
-        return "threshold", {"threshold": float(mod.threshold), "value": float(mod.value)}
+    scalars = {
+        nn.LeakyReLU: ("leaky_relu", {"slope": "negative_slope"}),
+        nn.ELU: ("elu", {"alpha": "alpha"}),
+        nn.CELU: ("celu", {"alpha": "alpha"}),
+        nn.Hardtanh: ("clamp", {"lo": "min_val", "hi": "max_val"}),
+        nn.Softplus: ("softplus", {"beta": "beta", "threshold": "threshold"}),
+        nn.Threshold: ("threshold", {"threshold": "threshold", "value": "value"}),
+    }
+    for cls, (op, attrs) in scalars.items():
+        if isinstance(mod, cls):
+            return op, dict(attrs)
     return None
+
+
+_INPLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.iand, operator.ior}
+
+
+def _bound_arg(n: fx.Node, name: str) -> Any:
+    """An argument of a call_function node by parameter name (`F.relu(x, True)` → inplace=True)."""
+    try:
+        return inspect.signature(n.target).bind(*n.args, **n.kwargs).arguments.get(name)
+    except (TypeError, ValueError):
+        return n.kwargs.get(name)
+
+
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr() or id(t)  # empty tensors have no memory to share
 
 
 def _fn_name(target: Any) -> str:
@@ -862,16 +1157,15 @@ def _holds_tensor(val: Any) -> bool:
     return isinstance(val, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in val)
 
 
-def _render_index(it: Any) -> str:
+def _render_index(it: Any, dep: Any) -> str:
     if it is None:
         return "None"
     if it is Ellipsis:
         return "..."
     if isinstance(it, slice):
-        parts = ["" if v is None else repr(v) for v in (it.start, it.stop, it.step)]
-        text = ":".join(parts[:2]) + (":" + parts[2] if it.step is not None else "")
-        return text
-    return repr(it)
+        parts = [dep(v) for v in (it.start, it.stop, it.step)]
+        return ":".join(parts[:2]) + (":" + parts[2] if it.step is not None else "")
+    return dep(it)
 
 
 _PY_BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**"}

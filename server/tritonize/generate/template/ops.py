@@ -22,7 +22,9 @@ def _tanh(x):
 
 
 def lit(v: Any) -> str:
-    """A Python constant as a Triton literal (computation is fp32)."""
+    """A Python constant as a Triton literal (computation is fp32); a str is a scalar argument's name."""
+    if isinstance(v, str):
+        return v
     if isinstance(v, bool):
         return "True" if v else "False"
     f = float(v)
@@ -33,7 +35,12 @@ def lit(v: Any) -> str:
     return repr(f)
 
 
-def _softplus(x: str, beta: float = 1.0, threshold: float = 20.0) -> str:
+def num(v: Any) -> str:
+    """A scalar attribute in a docstring formula: `0.2`, or the name of the run-time argument."""
+    return v if isinstance(v, str) else f"{v:g}"
+
+
+def _softplus(x: str, beta: Any = 1.0, threshold: Any = 20.0) -> str:
     bx = x if beta == 1.0 else f"{x} * {lit(beta)}"
     soft = f"tl.log(1.0 + tl.exp({bx}))" if beta == 1.0 else f"tl.log(1.0 + tl.exp({bx})) / {lit(beta)}"
     return f"tl.where({bx} > {lit(threshold)}, {x}, {soft})"
@@ -122,7 +129,7 @@ PW: dict[str, tuple[Fmt, Fmt]] = {
     "hardsigmoid": (lambda a, k: f"tl.minimum(tl.maximum({a[0]} + 3.0, 0.0), 6.0) / 6.0", lambda a, k: f"hardsigmoid({a[0]})"),
     "softsign": (lambda a, k: f"{a[0]} / (1.0 + tl.abs({a[0]}))", lambda a, k: f"softsign({a[0]})"),
     "softplus": (lambda a, k: _softplus(a[0], k["beta"], k["threshold"]), lambda a, k: f"softplus({a[0]})"),
-    "leaky_relu": (lambda a, k: f"tl.where({a[0]} > 0, {a[0]}, {a[0]} * {lit(k['slope'])})", lambda a, k: f"leaky_relu({a[0]}, {k['slope']:g})"),
+    "leaky_relu": (lambda a, k: f"tl.where({a[0]} > 0, {a[0]}, {a[0]} * {lit(k['slope'])})", lambda a, k: f"leaky_relu({a[0]}, {num(k['slope'])})"),
     "elu": (lambda a, k: f"tl.where({a[0]} > 0, {a[0]}, {lit(k['alpha'])} * (tl.exp({a[0]}) - 1.0))", lambda a, k: f"elu({a[0]})"),
     "celu": (
         lambda a, k: f"tl.where({a[0]} > 0, {a[0]}, {lit(k['alpha'])} * (tl.exp({a[0]} / {lit(k['alpha'])}) - 1.0))",
@@ -136,9 +143,13 @@ PW: dict[str, tuple[Fmt, Fmt]] = {
         lambda a, k: f"tl.where({a[0]} > {lit(k['threshold'])}, {a[0]}, {lit(k['value'])})",
         lambda a, k: f"threshold({a[0]})",
     ),
-    "clamp": (lambda a, k: _clamp(a[0], k.get("lo"), k.get("hi")), lambda a, k: f"clamp({a[0]}, {k.get('lo')}, {k.get('hi')})"),
+    "clamp": (lambda a, k: _clamp(a[0], k.get("lo"), k.get("hi")), lambda a, k: f"clamp({a[0]}, {_opt(k.get('lo'))}, {_opt(k.get('hi'))})"),
     "cast": (lambda a, k: _cast(a[0], k["dtype"]), lambda a, k: f"{a[0]}.to({str(k['dtype']).replace('torch.', '')})"),
 }
+
+def _opt(v: Any) -> str:
+    return "None" if v is None else num(v)
+
 
 _NEEDS_SCALAR = {"leaky_relu": ("slope",), "elu": ("alpha",), "celu": ("alpha",), "softplus": ("beta", "threshold"),
                  "threshold": ("threshold", "value"), "pow_scalar": ("p",), "rpow": ("base",)}
@@ -153,14 +164,21 @@ def check_pw(op: str, attrs: dict[str, Any]) -> None:
     if op not in PW:
         raise UnsupportedOp(f"element-wise op `{op}`")
     for key in _NEEDS_SCALAR.get(op, ()):
-        if not isinstance(attrs.get(key), (int, float)):
+        if not _scalar(attrs.get(key), runtime=op not in ("pow_scalar", "rpow")):
             raise UnsupportedOp(f"`{op}` with a non-constant {key}")
     if op == "clamp":
         for key in ("lo", "hi"):
-            if attrs.get(key) is not None and not isinstance(attrs[key], (int, float)):
+            if attrs.get(key) is not None and not _scalar(attrs[key]):
                 raise UnsupportedOp(f"`clamp` with a non-constant {key}")
     if op == "cast" and str(attrs.get("dtype")).replace("torch.", "") not in ("float32", "float16", "bfloat16", "bool", "float64"):
         raise UnsupportedOp(f"cast to {attrs.get('dtype')}")
+
+
+def _scalar(v: Any, runtime: bool = True) -> bool:
+    """A number, or (where the formula allows it) a Python value of forward passed to the kernel."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return True
+    return runtime and getattr(v, "kind", None) == "py"
 
 
 def triton_expr(op: str, args: list[str], attrs: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ RESERVED = {
     "n_rows", "a", "b", "acc", "tl", "triton", "torch", "math", "nn", "self", "BLOCK", "k", "result", "batch",
     "out_shape", "input", "better", "best", "offs_m", "offs_n", "offs_k", "out3", "batch_shape", "M", "N", "K",
     "n_batch", "k_mask", "a_ptrs", "b_ptrs", "out_ptrs", "pid_m", "pid_n", "num_pid_m", "num_pid_n", "group_id",
-    "first_pid_m", "group_size_m", "num_pid_in_group", "min", "row_strides", "sum", "max", "min", "abs", "pow", "range", "float", "int", "len", "tanh", "_tanh",
+    "first_pid_m", "group_size_m", "num_pid_in_group", "min", "row_strides", "sum", "max", "abs", "pow", "range", "float", "int", "len", "tanh", "_tanh",
 }
 
 
@@ -93,7 +93,7 @@ def describe(group: Group, names: dict[Node, str]) -> str:
             parts = [text(v, depth + 1) for v in a.args]
             if a.op in _INFIX:
                 parts = [_paren(p) for p in parts]
-            s = formula(a.op, parts, a.attrs)
+            s = formula(a.op, parts, {k: text(v) if isinstance(v, Node) else v for k, v in a.attrs.items()})
         memo[a] = s
         return s
 
@@ -132,7 +132,8 @@ class ExprWriter:
 
     def pointwise(self, n: Node, lines: list[str], indent: str) -> str:
         args = [self.ref(a, n) for a in n.args]
-        expr = triton_expr(n.op, args, n.attrs)
+        attrs = {k: self.ref(v, n) if isinstance(v, Node) else v for k, v in n.attrs.items()}  # run-time scalars by name
+        expr = triton_expr(n.op, args, attrs)
         if "_tanh(" in expr:
             self.uses_tanh = True
         name = self.namer(_temp_name(n))

@@ -1,0 +1,55 @@
+"""Inductor generator: torch.compile's own Triton kernels, exported as a standalone candidate.
+
+Server side (no torch here, invariant 1). For each mode a CUDA verify worker compiles the problem
+with Inductor and returns the capture record (generate/inductor_capture.py: `capture_for_export`);
+this process turns the record into a candidate module with generate/inductor_export.py, which is
+text work only. A mode whose output the exporter cannot reproduce gives no candidate; the reason
+goes to the other modes' candidate notes, or into GeneratorSkipped when no mode succeeds.
+See docs/INDUCTOR.md.
+"""
+
+from __future__ import annotations
+
+from ..candidate import Candidate
+from ..problem import Problem
+from ..verify.pool import WorkerCallError
+from . import GenerateContext, GeneratorSkipped
+from .inductor_export import ExportError, export
+
+CAPTURE_FUNC = "tritonize.generate.inductor_capture:capture_for_export"
+# default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
+# and conv templates (about a minute on an H200 for a 2048² matmul).
+MODES = ("default", "max-autotune-triton")
+CAPTURE_TIMEOUT_S = {"default": 300.0, "max-autotune-triton": 900.0}
+
+
+class InductorGenerator:
+    name = "inductor"
+
+    def generate(self, problem: Problem, ctx: GenerateContext) -> list[Candidate]:
+        if ctx.device.kind != "cuda":
+            raise GeneratorSkipped("needs CUDA: Inductor generates GPU Triton code only where a GPU is visible "
+                                   "(no GPU here)")
+        candidates: list[Candidate] = []
+        failures: list[str] = []
+        for i, mode in enumerate(MODES):
+            ctx.cancel.raise_if_cancelled()
+            ctx.progress(f"torch.compile mode={mode}", i, len(MODES))
+            try:
+                record = ctx.pool.call(CAPTURE_FUNC, {"source": problem.source, "mode": mode},
+                                       timeout=CAPTURE_TIMEOUT_S[mode], cancel=ctx.cancel)
+                result = export(record)
+            except WorkerCallError as why:  # torch.compile itself failed on this module
+                failures.append(f"{mode}: torch.compile failed: {str(why).splitlines()[0][:300]}")
+                continue
+            except ExportError as why:
+                failures.append(f"{mode}: {why}")
+                continue
+            candidates.append(Candidate(code=result.code, origin=f"inductor:{mode}", candidate_id=f"inductor:{mode}",
+                                        notes=list(result.notes)))
+        ctx.progress(f"{len(candidates)} exported", len(MODES), len(MODES))
+        if not candidates:
+            raise GeneratorSkipped("inductor: nothing exportable — " + "; ".join(failures))
+        for cand in candidates:
+            cand.notes += [f"inductor mode not exported — {f}" for f in failures]
+        return candidates

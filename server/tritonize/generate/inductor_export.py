@@ -1,0 +1,1009 @@
+"""Export torch.compile's (Inductor's) Triton kernels as a standalone, readable candidate module.
+
+Input: a capture record (generate/inductor_capture.py) — Inductor's generated wrapper module (kernels
+as source strings plus a `call(args)` function), the dynamo graph's inputs and the launch
+configuration every kernel ran with after autotuning. Output: a module with plain `@triton.jit`
+kernels and a `ModelNew(nn.Module)` whose forward replays `call()` using public torch/triton APIs.
+
+This is text and `ast` work only: it runs in the server process and never imports torch or triton
+(invariant 1). Whatever it does not understand raises `ExportError` naming the construct — an
+export either reproduces Inductor's program or does not happen.
+
+Reading order: `export` → `_parse_wrapper` (find kernels and `call`) → `_export_kernel` (one kernel's
+text) → `_translate_call` (the forward body) → `_model_parts` (the original class) → `_assemble`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---- results ------------------------------------------------------------------------------------
+
+
+class ExportError(Exception):
+    """Inductor's output uses a construct the exporter does not support; the message names it."""
+
+
+@dataclass
+class ExportResult:
+    code: str
+    notes: list[str] = field(default_factory=list)
+
+
+TORCH_CALL_NOTE = "uses torch library call: "  # + op name; the verifier's strict mode rejects these
+
+# ---- Inductor runtime names → public Triton -----------------------------------------------------
+
+# `triton_helpers.<name>` → the helper (defined below, in the candidate) or tl function that replaces it.
+HELPER_NAMES = {
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "max2": "reduce_max",
+    "min2": "reduce_min",
+    "maximum_with_index": "max_with_index_combine",
+    "minimum_with_index": "min_with_index_combine",
+    "max_with_index": "reduce_max_with_index",
+    "min_with_index": "reduce_min_with_index",
+    "online_softmax_combine": "online_softmax_combine",
+    "online_softmax_reduce": "online_softmax_reduce",
+    "welford_reduce": "welford_reduce",
+    "welford_combine": "welford_combine",
+    "welford": "reduce_welford",
+    "promote_to_tensor": "promote_to_tensor",
+    "any": "reduce_any",
+    "prod": "reduce_prod",
+    "div_floor_integer": "div_floor_integer",
+    "remainder_integer": "remainder_integer",
+}
+# `libdevice.<name>` with an exact public tl equivalent (sqrt: libdevice's is IEEE-rounded, so sqrt_rn).
+LIBDEVICE_TL = {
+    "exp": "tl.exp", "exp2": "tl.exp2", "log": "tl.log", "log2": "tl.log2", "sqrt": "tl.sqrt_rn",
+    "rsqrt": "tl.rsqrt", "erf": "tl.erf", "abs": "tl.abs", "floor": "tl.floor", "ceil": "tl.ceil",
+    "fma": "tl.fma", "sin": "tl.sin", "cos": "tl.cos",
+}
+# `libdevice.<name>` without one: a helper of ours (below).
+LIBDEVICE_HELPERS = {"tanh": "tanh", "expm1": "expm1", "log1p": "log1p", "isnan": "isnan", "isinf": "isinf"}
+
+# Helper sources, emitted into the candidate only when used (with what they call).
+_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "maximum": ('''
+@triton.jit
+def maximum(a, b):
+    """Elementwise max that propagates NaN, like torch.maximum (tl.maximum's default drops NaNs)."""
+    return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)
+''', ()),
+    "minimum": ('''
+@triton.jit
+def minimum(a, b):
+    """Elementwise min that propagates NaN, like torch.minimum."""
+    return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)
+''', ()),
+    "reduce_max": ('''
+@triton.jit
+def reduce_max(x, axis):
+    """Max along `axis`, NaN-propagating like torch.amax."""
+    return tl.reduce(x, axis, maximum)
+''', ("maximum",)),
+    "reduce_min": ('''
+@triton.jit
+def reduce_min(x, axis):
+    """Min along `axis`, NaN-propagating like torch.amin."""
+    return tl.reduce(x, axis, minimum)
+''', ("minimum",)),
+    "max_with_index_combine": ('''
+@triton.jit
+def max_with_index_combine(a_value, a_index, b_value, b_index):
+    """One argmax step: the larger value wins, NaN beats any number, ties keep the lower index."""
+    a_nan = a_value != a_value
+    b_nan = b_value != b_value
+    a_wins = (a_value > b_value) | (a_nan & ~b_nan)
+    tie = (a_value == b_value) | (a_nan & b_nan)
+    a_wins = a_wins | (tie & (a_index < b_index))
+    return tl.where(a_wins, a_value, b_value), tl.where(a_wins, a_index, b_index)
+''', ()),
+    "min_with_index_combine": ('''
+@triton.jit
+def min_with_index_combine(a_value, a_index, b_value, b_index):
+    """One argmin step: the smaller value wins, NaN beats any number, ties keep the lower index."""
+    a_nan = a_value != a_value
+    b_nan = b_value != b_value
+    a_wins = (a_value < b_value) | (a_nan & ~b_nan)
+    tie = (a_value == b_value) | (a_nan & b_nan)
+    a_wins = a_wins | (tie & (a_index < b_index))
+    return tl.where(a_wins, a_value, b_value), tl.where(a_wins, a_index, b_index)
+''', ()),
+    "reduce_max_with_index": ('''
+@triton.jit
+def reduce_max_with_index(value, index, axis):
+    """(max, argmax) along `axis`."""
+    return tl.reduce((value, index), axis, max_with_index_combine)
+''', ("max_with_index_combine",)),
+    "reduce_min_with_index": ('''
+@triton.jit
+def reduce_min_with_index(value, index, axis):
+    """(min, argmin) along `axis`."""
+    return tl.reduce((value, index), axis, min_with_index_combine)
+''', ("min_with_index_combine",)),
+    "online_softmax_combine": ('''
+@triton.jit
+def online_softmax_combine(acc_max, acc_sum, new_value, use_fast_math: tl.constexpr):
+    """Fold one block of values into a running (max, sum of exp(x - max)), rescaling the old sum."""
+    out_max = maximum(acc_max, new_value)
+    acc_scale = tl.where(out_max == float("-inf"), 1.0, tl.exp(acc_max - out_max))
+    new_scale = tl.where(out_max == float("-inf"), 1.0, tl.exp(new_value - out_max))
+    return out_max, acc_sum * acc_scale + new_scale
+''', ("maximum",)),
+    "online_softmax_reduce": ('''
+@triton.jit
+def online_softmax_reduce(acc_max, acc_sum, axis, use_fast_math: tl.constexpr):
+    """Merge the per-lane running (max, sum) along `axis` into the row's max and sum of exp(x - max)."""
+    out_max = reduce_max(acc_max, axis)
+    out_max_keepdim = tl.expand_dims(out_max, axis)
+    delta = tl.where(out_max_keepdim == float("-inf"), 0, acc_max - out_max_keepdim)
+    return out_max, tl.sum(acc_sum * tl.exp(delta), axis)
+''', ("reduce_max",)),
+    "welford_reduce": ('''
+@triton.jit
+def welford_reduce(value, mean, m2, weight, first_iteration):
+    """Add one value per lane to running (mean, sum of squared deviations, count) — Welford's update."""
+    if first_iteration:
+        new_weight = tl.full(weight.shape, 1, weight.dtype)
+        new_mean = value
+        new_m2 = tl.zeros_like(m2)
+    else:
+        delta = value - mean
+        new_weight = weight + 1
+        new_mean = mean + delta / new_weight
+        new_m2 = m2 + delta * (value - new_mean)
+    return new_mean, new_m2, new_weight
+''', ()),
+    "welford_combine": ('''
+@triton.jit
+def welford_combine(mean_1, m2_1, weight_1, mean_2, m2_2, weight_2):
+    """Merge two Welford partials (Chan et al.); equal means give delta 0 even when both are inf."""
+    delta = tl.where(mean_1 == mean_2, 0.0, mean_2 - mean_1)
+    new_weight = weight_1 + weight_2
+    w2_over_w = tl.where(new_weight == 0.0, 0.0, weight_2 / new_weight)
+    return (
+        mean_1 + delta * w2_over_w,
+        m2_1 + m2_2 + delta * delta * weight_1 * w2_over_w,
+        new_weight,
+    )
+''', ()),
+    "reduce_welford": ('''
+@triton.jit
+def reduce_welford(mean, m2, weight, axis):
+    """(mean, sum of squared deviations, count) along `axis` from per-lane Welford partials."""
+    return tl.reduce((mean, m2, weight), axis, welford_combine)
+''', ("welford_combine",)),
+    "promote_to_tensor": ('''
+@triton.jit
+def promote_to_tensor(x):
+    """A scalar as a one-element tensor (adding a zero tensor promotes it)."""
+    return x + tl.zeros((1,), tl.int1)
+''', ()),
+    "reduce_any": ('''
+@triton.jit
+def _or(a, b):
+    return a | b
+
+
+@triton.jit
+def reduce_any(x, axis):
+    """Logical any along `axis`."""
+    return tl.reduce(x, axis, _or)
+''', ()),
+    "reduce_prod": ('''
+@triton.jit
+def _mul(a, b):
+    return a * b
+
+
+@triton.jit
+def reduce_prod(x, axis):
+    """Product along `axis`."""
+    return tl.reduce(x, axis, _mul)
+''', ()),
+    "div_floor_integer": ('''
+@triton.jit
+def div_floor_integer(a, b):
+    """Integer division rounding toward -inf (Python's //), from C-style truncating division."""
+    quot = a // b
+    fixed = tl.where(a % b != 0, quot - 1, quot)
+    return tl.where((a < 0) != (b < 0), fixed, quot)
+''', ()),
+    "remainder_integer": ('''
+@triton.jit
+def remainder_integer(a, b):
+    """Integer remainder with the sign of the divisor (Python's %)."""
+    rem = a % b
+    return tl.where((rem != 0) & ((a < 0) != (b < 0)), rem + b, rem)
+''', ()),
+    "expm1": ('''
+@triton.jit
+def expm1(x):
+    """exp(x) - 1, with a Taylor series near 0 where the subtraction would cancel."""
+    series = x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (1.0 / 720.0))))))
+    return tl.where(tl.abs(x) < 0.1, series, tl.exp(x) - 1.0)
+''', ()),
+    "log1p": ('''
+@triton.jit
+def log1p(x):
+    """log(1 + x), accurate near 0: log(u) * x / (u - 1) cancels the rounding of u = 1 + x."""
+    u = 1.0 + x
+    corrected = tl.log(u) * (x / (u - 1.0))
+    return tl.where(u == 1.0, x, tl.where(u == float("inf"), u, corrected))
+''', ()),
+    "tanh": ('''
+@triton.jit
+def tanh(x):
+    """tanh(x): 1 - 2 / (exp(2|x|) + 1), and its Taylor series near 0 where that would cancel."""
+    ax = tl.abs(x)
+    x2 = x * x
+    series = ax * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))))
+    t = tl.where(ax < 0.1, series, 1.0 - 2.0 / (tl.exp(2.0 * ax) + 1.0))
+    return tl.where(x < 0, -t, t)
+''', ()),
+    "isnan": ('''
+@triton.jit
+def isnan(x):
+    return x != x
+''', ()),
+    "isinf": ('''
+@triton.jit
+def isinf(x):
+    return (x == float("inf")) | (x == float("-inf"))
+''', ()),
+}
+
+# Names a kernel may use without defining them.
+_KERNEL_BUILTINS = frozenset(
+    "tl triton min max range float int abs len bool True False None print".split()
+)
+# Inductor heuristics decorators → what the kernel is (its new name's suffix and its docstring's words).
+_KINDS = {
+    "pointwise": ("kernel", "pointwise"),
+    "reduction": ("reduction_kernel", "reduction (looping over the reduced dimension in R0_BLOCK chunks)"),
+    "persistent_reduction": ("persistent_reduction_kernel", "persistent reduction (a whole row per program)"),
+    "template": ("template_kernel", "template"),
+}
+_GRID_BLOCKS = {"Grid1D": ("x",), "Grid2D": ("x", "y"), "Grid3D": ("x", "y", "z")}
+_MAX_GRID_YZ = 65535
+
+
+# ---- the wrapper module: kernels and call() ------------------------------------------------------
+
+
+@dataclass
+class Kernel:
+    inductor_name: str
+    name: str  # the exported name
+    kind: str  # pointwise | reduction | persistent_reduction | template
+    source: str  # the exported @triton.jit function text
+    params: list[str]  # runtime (non-constexpr) parameters, in order
+    constexprs: list[str]  # constexpr parameters, given at launch
+    config: dict[str, Any]  # kwargs / num_warps / num_stages it launched with
+    grid_type: str
+    helpers: set[str]
+    what: str  # from Inductor's comment: "relu (aten.relu)"
+
+
+def export(record: dict[str, Any]) -> ExportResult:
+    """A capture record → the candidate module's code, or ExportError naming what is unsupported."""
+    if record.get("error"):
+        raise ExportError(f"capture failed: {record['error']}")
+    codes = record.get("output_code") or []
+    if len(codes) != 1:
+        raise ExportError(f"unsupported: {len(codes)} compiled graphs (graph breaks); the exporter handles one")
+    wrapper = codes[0]
+    tree = ast.parse(wrapper)
+    kernel_sources, call_fn = _parse_wrapper(wrapper, tree)
+    if not kernel_sources:
+        raise ExportError("unsupported: Inductor generated no Triton kernel for this module"
+                          + _aten_calls_hint(call_fn))
+    kernels = _export_kernels(kernel_sources, record)
+    model = _model_parts(record["problem_source"])
+    notes: list[str] = []
+    body = _translate_call(call_fn, kernels, record, model, notes)
+    code = _assemble(record, model, kernels, body)
+    ast.parse(code)  # the exporter's own output must parse
+    notes.append(f"exported from torch.compile (Inductor, mode={record.get('mode', 'default')}); "
+                 f"kernels specialised to input shapes {record.get('input_shapes')}")
+    return ExportResult(code=code, notes=notes)
+
+
+def _parse_wrapper(wrapper: str, tree: ast.Module) -> tuple[list[tuple[str, str, str]], ast.FunctionDef]:
+    """[(inductor name, kernel source, comment above it)] and the `call(self, args)` function."""
+    lines = wrapper.splitlines()
+    kernels: list[tuple[str, str, str]] = []
+    call_fn: ast.FunctionDef | None = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and _is_async_compile(node.value, "triton"):
+            call = node.value
+            assert isinstance(call, ast.Call)
+            if len(call.args) < 2 or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args[:2]):
+                raise ExportError("unsupported: async_compile.triton(...) without a literal kernel source")
+            kernels.append((str(call.args[0].value), str(call.args[1].value), _comment_above(lines, node.lineno)))
+        elif isinstance(node, ast.Assign) and any(_is_async_compile(n, None) for n in ast.walk(node.value)):
+            raise ExportError(f"unsupported: {ast.unparse(node.value)[:60]} (a non-Triton kernel)")
+        elif isinstance(node, ast.ClassDef) and node.name == "Runner":
+            call_fn = next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "call"), None)
+        elif isinstance(node, ast.FunctionDef) and node.name == "call" and call_fn is None:
+            call_fn = node
+    if call_fn is None:
+        raise ExportError("unsupported: no call(args) function in Inductor's output")
+    return kernels, call_fn
+
+
+def _is_async_compile(node: ast.AST, method: str | None) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "async_compile"
+            and (method is None or node.func.attr == method) and node.func.attr not in ("wait",))
+
+
+def _comment_above(lines: list[str], lineno: int) -> str:
+    """What Inductor says a kernel computes: its 'Topologically Sorted Source Nodes' comment."""
+    for i in range(lineno - 2, max(lineno - 40, -1), -1):
+        line = lines[i]
+        if not line.startswith("#"):
+            break
+        m = re.match(r"# Topologically Sorted Source Nodes: \[(.*?)\], Original ATen: \[(.*?)\]", line)
+        if m:
+            return _describe(m.group(1), m.group(2))
+    return ""
+
+
+def _describe(nodes: str, aten: str) -> str:
+    nodes = ", ".join(n.strip() for n in nodes.split(",") if n.strip())
+    return f"{nodes} ({aten})" if nodes else aten
+
+
+def _aten_calls_hint(call_fn: ast.FunctionDef | None) -> str:
+    ops = sorted({ast.unparse(n.func) for n in ast.walk(call_fn) if isinstance(n, ast.Call)
+                  and ast.unparse(n.func).startswith(("torch.ops.", "extern_kernels."))}) if call_fn else []
+    return f" (it calls {', '.join(ops)})" if ops else ""
+
+
+# ---- one kernel -----------------------------------------------------------------------------------
+
+
+def _export_kernels(sources: list[tuple[str, str, str]], record: dict[str, Any]) -> dict[str, Kernel]:
+    kernels: dict[str, Kernel] = {}
+    taken: set[str] = set()
+    for inductor_name, src, what in sources:
+        kernel = _export_kernel(inductor_name, src, what, _launch_config(record, inductor_name), taken)
+        taken.add(kernel.name)
+        kernels[inductor_name] = kernel
+    return kernels
+
+
+def _launch_config(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The config a kernel launched with. Autotuning benchmark kernels share names (`triton_mm`) but
+    the kernels Inductor keeps have unique names; two different configs under one name is ambiguous."""
+    found = [k for k in record.get("kernels", []) if k.get("name") == name and k.get("num_warps") is not None]
+    configs = {repr((k.get("kwargs"), k.get("num_warps"), k.get("num_stages"))) for k in found}
+    if len(configs) > 1:
+        raise ExportError(f"ambiguous launch configuration recorded for kernel {name}")
+    return found[0] if found else None
+
+
+def _export_kernel(inductor_name: str, src: str, what: str, config: dict[str, Any] | None,
+                   taken: set[str]) -> Kernel:
+    tree = ast.parse(src)
+    fn: ast.FunctionDef | None = None
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and ast.unparse(node).startswith("triton_helpers.set_driver_to_"):
+            continue
+        if isinstance(node, ast.FunctionDef) and node.name == inductor_name and fn is None:
+            fn = node
+            continue
+        raise ExportError(f"unsupported: module-level code in kernel {inductor_name}: {ast.unparse(node)[:60]}")
+    if fn is None:
+        raise ExportError(f"unsupported: kernel source without def {inductor_name}")
+    kind, decorator = _kernel_kind(fn, inductor_name)
+    params = [a.arg for a in fn.args.args if not _is_constexpr(a)]
+    constexprs = [a.arg for a in fn.args.args if _is_constexpr(a)]
+    if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
+        raise ExportError(f"unsupported: *args/**kwargs in kernel {inductor_name}")
+    config = _kernel_config(kind, decorator, config, inductor_name)
+    missing = [c for c in constexprs if c not in config["kwargs"]]
+    if missing:
+        raise ExportError(f"unsupported: no launch value for constexpr {', '.join(missing)} of kernel {inductor_name}")
+    name = _unique(_readable_name(inductor_name, kind), taken)
+    body, helpers = _rewrite_body(src, fn, inductor_name, name)
+    body = _add_docstring(body, fn, kind, what)
+    _check_free_names(body, name, helpers, inductor_name)
+    grid_type = "FixedGrid" if kind == "template" else str(config["inductor_meta"].get("grid_type", ""))
+    return Kernel(inductor_name, name, kind, "@triton.jit\n" + body, params, constexprs, config, grid_type,
+                  helpers, what)
+
+
+def _is_constexpr(arg: ast.arg) -> bool:
+    return arg.annotation is not None and ast.unparse(arg.annotation) in ("tl.constexpr", "triton.language.constexpr")
+
+
+def _kernel_kind(fn: ast.FunctionDef, name: str) -> tuple[str, ast.Call | None]:
+    kind, decorator = None, None
+    for dec in fn.decorator_list:
+        text = ast.unparse(dec.func if isinstance(dec, ast.Call) else dec)
+        if text in ("triton.jit", "jit"):
+            continue
+        m = re.fullmatch(r"triton_heuristics\.(\w+)", text)
+        if not m or m.group(1) not in _KINDS:
+            raise ExportError(f"unsupported: kernel decorator @{text} on {name}")
+        kind, decorator = m.group(1), dec if isinstance(dec, ast.Call) else None
+    if kind is None:
+        raise ExportError(f"unsupported: kernel {name} without an Inductor heuristics decorator")
+    return kind, decorator
+
+
+def _kernel_config(kind: str, decorator: ast.Call | None, recorded: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """kwargs (constexpr values), num_warps, num_stages and inductor_meta for one launch."""
+    keywords: dict[str, Any] = {}
+    for kw in decorator.keywords if decorator else []:
+        if kw.arg in ("num_warps", "num_stages"):
+            keywords[kw.arg] = ast.literal_eval(kw.value)
+    if recorded is None:
+        if kind != "template" or "num_warps" not in keywords:
+            raise ExportError(f"unsupported: no launch configuration recorded for kernel {name}")
+        recorded = {"kwargs": {}, "inductor_meta": {"grid_type": "FixedGrid"}}
+    return {
+        "kwargs": dict(recorded.get("kwargs") or {}),
+        "num_warps": recorded.get("num_warps", keywords.get("num_warps")),
+        "num_stages": recorded.get("num_stages", keywords.get("num_stages")),
+        "inductor_meta": recorded.get("inductor_meta") or {},
+    }
+
+
+def _readable_name(inductor_name: str, kind: str) -> str:
+    """triton_poi_fused_add_relu_0 → fused_add_relu_kernel; triton_red_… → …_reduction_kernel."""
+    stem = re.sub(r"^triton_(poi|red|per|tem|)_?", "", inductor_name)
+    stem = re.sub(r"_\d+$", "", stem)
+    stem = re.sub(r"_+", "_", stem).strip("_") or "fused"
+    return f"{stem}_{_KINDS[kind][0]}"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken and name not in _HELPERS:
+        return name
+    i = 2
+    while f"{name}_{i}" in taken:
+        i += 1
+    return f"{name}_{i}"
+
+
+def _rewrite_body(src: str, fn: ast.FunctionDef, old: str, new: str) -> tuple[str, set[str]]:
+    """The def (no decorators) with Inductor's runtime names replaced by public Triton or our helpers."""
+    lines = src.splitlines()
+    text = "\n".join(lines[fn.lineno - 1: fn.end_lineno])
+    text = re.sub(rf"\bdef {re.escape(old)}\(", f"def {new}(", text, count=1)
+    used: set[str] = set()
+
+    def helper(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in HELPER_NAMES:
+            raise ExportError(f"unsupported: triton_helpers.{name} in kernel {old}")
+        used.add(HELPER_NAMES[name])
+        return HELPER_NAMES[name]
+
+    def libdevice(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in LIBDEVICE_TL:
+            return LIBDEVICE_TL[name]
+        if name in LIBDEVICE_HELPERS:
+            used.add(LIBDEVICE_HELPERS[name])
+            return LIBDEVICE_HELPERS[name]
+        raise ExportError(f"unsupported: libdevice.{name} in kernel {old} (no public Triton equivalent)")
+
+    text = re.sub(r"\btriton_helpers\.(\w+)", helper, text)
+    text = re.sub(r"\blibdevice\.(\w+)", libdevice, text)
+    text = re.sub(r"\btl_math\.(\w+)", lambda m: f"tl.{m.group(1)}", text)  # tl_math is triton.language.math
+    leftover = re.search(r"\b(triton_helpers|triton_heuristics|libdevice|tl_math|torch)\b", text)
+    if leftover:
+        raise ExportError(f"unsupported: {leftover.group(1)} reference left in kernel {old}")
+    return text, _with_dependencies(used)
+
+
+def _with_dependencies(names: set[str]) -> set[str]:
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo.extend(_HELPERS[name][1])
+    return out
+
+
+def _add_docstring(text: str, fn: ast.FunctionDef, kind: str, what: str) -> str:
+    """A one-line docstring after the signature: what the kernel computes and how it is tiled."""
+    lines = text.splitlines()
+    first_body = fn.body[0].lineno - fn.lineno  # index of the first body line within `text`
+    indent = re.match(r"\s*", lines[first_body]).group(0)  # type: ignore[union-attr]
+    doc = f"Computes {what or 'a fused group of operations'}: Inductor {_KINDS[kind][1]}."
+    doc = doc.replace("\\", "\\\\").replace('"""', "'''")
+    return "\n".join(lines[:first_body] + [f'{indent}"""{doc}"""'] + lines[first_body:])
+
+
+def _check_free_names(text: str, name: str, helpers: set[str], old: str) -> None:
+    """Every name the kernel reads is its own, Triton's, a builtin or one of our helpers."""
+    fn = ast.parse(text).body[0]
+    bound = {a.arg for a in fn.args.args} | {name} | helpers | _KERNEL_BUILTINS  # type: ignore[attr-defined]
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+    free = sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound)
+    if free:
+        raise ExportError(f"unsupported: kernel {old} reads names it does not define: {', '.join(free)}")
+
+
+# ---- call() → forward body -----------------------------------------------------------------------
+
+
+@dataclass
+class _Model:
+    """The original module class, taken apart."""
+
+    class_name: str
+    init_and_methods: list[str]  # source of __init__ and other non-forward methods, verbatim
+    class_attrs: list[str]
+    forward_args: str  # "self, x: torch.Tensor"
+    forward_returns: str  # " -> torch.Tensor" or ""
+    forward_params: list[str]
+    preamble: list[str]  # imports, constants, helper functions and classes it needs
+    future_imports: list[str]
+
+
+_DROPPED_CALLS = ("assert_alignment", "torch.cuda.set_device", "get_raw_stream", "args.clear")
+_EXTERN = {"mm": "torch.mm", "addmm": "torch.addmm", "bmm": "torch.bmm", "baddbmm": "torch.baddbmm"}
+
+
+class _Translator:
+    """Rewrites the statements of Inductor's `call(args)` into ModelNew.forward's body."""
+
+    def __init__(self, kernels: dict[str, Kernel], record: dict[str, Any], model: _Model, notes: list[str]):
+        self.kernels = kernels
+        self.record = record
+        self.model = model
+        self.notes = notes
+        self.out: list[str] = []
+        self.inputs: dict[str, str] = {}  # call() arg name → local name in forward
+        self.placeholders: dict[str, dict[str, Any]] = {}  # call() arg name → its graph input record
+        self.input_sources: dict[str, str] = {}  # local name → expression reading it (self.w, x)
+        self.checked: set[str] = set()
+        self.device: str | None = None
+        self.launched = 0
+
+    # statements
+    def run(self, fn: ast.FunctionDef) -> list[str]:
+        for stmt in self._flatten(fn.body):
+            self.statement(stmt)
+        if not self.launched:
+            raise ExportError("unsupported: call() launches no Triton kernel")
+        return self.out
+
+    def _flatten(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in body:
+            if isinstance(stmt, ast.With) and all(_is_device_guard(item.context_expr) for item in stmt.items):
+                out.extend(self._flatten(stmt.body))
+            else:
+                out.append(stmt)
+        return out
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) and stmt.value.id == "args":
+            self.bind_inputs(stmt)
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            self.call_statement(stmt.value)
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            self.assignment(stmt.targets[0].id, stmt.value)
+        elif isinstance(stmt, ast.Delete):
+            names = [ast.unparse(t) for t in stmt.targets if ast.unparse(t) not in self.inputs]
+            if names:
+                self.out.append(f"del {', '.join(names)}")
+        elif isinstance(stmt, ast.Return):
+            self.returns(stmt.value)
+        else:
+            raise ExportError(f"unsupported statement in call(): {ast.unparse(stmt)[:80]}")
+
+    def bind_inputs(self, stmt: ast.Assign) -> None:
+        target = stmt.targets[0]
+        names = [ast.unparse(e) for e in target.elts] if isinstance(target, (ast.Tuple, ast.List)) else []
+        placeholders = self.record.get("placeholders", [])
+        if not names or len(names) != len(placeholders):
+            raise ExportError(f"unsupported: call() takes {len(names)} inputs but the graph has {len(placeholders)}")
+        used: set[str] = set(self.model.forward_params) | {"self", "device", "torch", "triton", "tl", "nn"}
+        for arg, ph in zip(names, placeholders, strict=True):
+            expr, local = _input_expression(ph, self.model)
+            if local in self.inputs.values() or (local in used and local not in self.model.forward_params):
+                local = _unique(local + "_", set(self.inputs.values()) | used)
+            self.inputs[arg] = local
+            self.placeholders[arg] = ph
+            self.input_sources[local] = expr
+            used.add(local)
+
+    def call_statement(self, call: ast.Call) -> None:
+        func = ast.unparse(call.func)
+        if func in _DROPPED_CALLS:
+            return
+        if func == "assert_size_stride":
+            self.check_layout(call)
+        elif func.endswith(".run") and func[:-4] in self.kernels:
+            self.launch(self.kernels[func[:-4]], call)
+        elif func.startswith("extern_kernels."):
+            self.out.append(self.extern(func.split(".", 1)[1], call))
+        else:
+            raise ExportError(f"unsupported call in call(): {func}")
+
+    def assignment(self, name: str, value: ast.expr) -> None:
+        func = ast.unparse(value.func) if isinstance(value, ast.Call) else ""
+        if func == "get_raw_stream":
+            return
+        if func == "empty_strided_cuda":
+            size, stride, dtype = (ast.unparse(a) for a in value.args)  # type: ignore[union-attr]
+            self.out.append(f"{name} = torch.empty_strided({size}, {stride}, device={self.device_expr()}, dtype={dtype})")
+        elif func.startswith("extern_kernels."):
+            self.out.append(f"{name} = {self.extern(func.split('.', 1)[1], value)}")  # type: ignore[arg-type]
+        elif isinstance(value, (ast.Name, ast.Call)) and (func in ("reinterpret_tensor", "") ):
+            self.out.append(f"{name} = {self.expression(value)}")
+        else:
+            raise ExportError(f"unsupported assignment in call(): {name} = {ast.unparse(value)[:80]}")
+
+    def returns(self, value: ast.expr | None) -> None:
+        elts = list(value.elts) if isinstance(value, ast.Tuple) else ([value] if value is not None else [])
+        outputs = [self.expression(e) for e in elts]
+        if self.record.get("output_is_tuple"):
+            self.out.append(f"return ({', '.join(outputs)},)" if outputs else "return ()")
+        elif len(outputs) == 1:
+            self.out.append(f"return {outputs[0]}")
+        else:
+            raise ExportError(f"unsupported: the graph returns {len(outputs)} tensors for a single module output")
+
+    # pieces
+    def device_expr(self) -> str:
+        if self.device is None:
+            raise ExportError("unsupported: a buffer is allocated before any input is known")
+        return self.device
+
+    def check_layout(self, call: ast.Call) -> None:
+        """Graph inputs: checked (shape, dtype) and made to match the strides the kernels assume.
+        Outputs of library calls: asserted, since the kernels after them index with fixed strides."""
+        target = ast.unparse(call.args[0])
+        size, stride = ast.unparse(call.args[1]), ast.unparse(call.args[2])
+        if target in self.inputs:
+            local = self.inputs[target]
+            dtype = f"torch.{self.placeholders[target].get('dtype', 'float32')}"
+            self.out.append(f"{local} = expect_input({self.input_sources[local]}, {size}, {stride}, {dtype})")
+            self.checked.add(target)
+            if self.device is None:
+                self.device = "device" if "device" not in self.model.forward_params else "inputs_device"
+                self.out.append(f"{self.device} = {local}.device")
+        else:
+            self.out.append(f"assert {target}.shape == {size} and same_strides({target}, {stride}), "
+                            f"\"{target} does not have the layout the kernels after it index with\"")
+
+    def launch(self, kernel: Kernel, call: ast.Call) -> None:
+        self._require_inputs_checked(call)
+        args = [self.expression(a) for a in call.args]
+        if any(kw.arg != "stream" for kw in call.keywords):
+            raise ExportError(f"unsupported: keyword arguments to {kernel.inductor_name}.run")
+        extra = kernel.config["inductor_meta"].get("extra_launcher_args") or []
+        if kernel.grid_type == "FixedGrid":
+            grid_args = args[len(args) - len(extra):] if extra else []
+            args = args[: len(args) - len(extra)] if extra else args
+            if len(grid_args) != 3:
+                raise ExportError(f"unsupported: template kernel {kernel.inductor_name} without a fixed grid")
+            grid = _fixed_grid(grid_args)
+        else:
+            grid = self.grid(kernel, dict(zip(kernel.params, args, strict=False)))
+        if len(args) != len(kernel.params):
+            raise ExportError(f"unsupported: {kernel.inductor_name}.run passes {len(args)} arguments "
+                              f"for {len(kernel.params)} parameters")
+        launch_kwargs = [f"{k}={kernel.config['kwargs'][k]!r}" for k in kernel.constexprs]
+        launch_kwargs += [f"num_warps={kernel.config['num_warps']}", f"num_stages={kernel.config['num_stages']}"]
+        if kernel.what:
+            self.out.append(f"# {kernel.what}")
+        self.out.append(f"{kernel.name}[{grid}]({', '.join(args + launch_kwargs)})")
+        self.launched += 1
+
+    def grid(self, kernel: Kernel, bound: dict[str, str]) -> str:
+        axes = _GRID_BLOCKS.get(kernel.grid_type)
+        if axes is None:
+            raise ExportError(f"unsupported: grid type {kernel.grid_type or '?'} of kernel {kernel.inductor_name}")
+        dims: list[str] = []
+        for axis in axes:
+            numel = bound.get(f"{axis}numel")
+            if numel is None or not re.fullmatch(r"\d+", numel):
+                raise ExportError(f"unsupported: {axis}numel of {kernel.inductor_name} is not a constant "
+                                  "(dynamic shapes)")
+            block = kernel.config["kwargs"].get(f"{axis.upper()}BLOCK")
+            programs = -(-int(numel) // int(block)) if block else int(numel)
+            if axis != "x" and programs > _MAX_GRID_YZ:
+                raise ExportError(f"unsupported: {programs} programs on grid axis {axis} of {kernel.inductor_name}")
+            dims.append(f"triton.cdiv({numel}, {block})" if block and block != 1 else numel)
+        return f"({', '.join(dims)},)"
+
+    def extern(self, op: str, call: ast.Call) -> str:
+        """Inductor's library calls (cuBLAS, cuDNN) as the public torch functions they wrap."""
+        self._require_inputs_checked(call)
+        args = [self.expression(a) for a in call.args]
+        kwargs = {kw.arg: self.expression(kw.value) for kw in call.keywords}
+        if op in _EXTERN:
+            self.notes.append(TORCH_CALL_NOTE + op)
+            parts = args + [f"{k}={v}" for k, v in kwargs.items()]
+            return f"{_EXTERN[op]}({', '.join(parts)})"
+        if op == "convolution":
+            return self._convolution(args, kwargs)
+        raise ExportError(f"unsupported: extern_kernels.{op}")
+
+    def _convolution(self, args: list[str], kw: dict[str, str]) -> str:
+        if len(args) != 2 or kw.get("transposed", "False") != "False":
+            raise ExportError("unsupported: extern_kernels.convolution (transposed or unexpected arguments)")
+        dims = kw.get("stride", "()").count(",") + (0 if kw.get("stride", "()").rstrip(")").endswith(",") else 1)
+        if dims not in (1, 2, 3):
+            raise ExportError(f"unsupported: extern_kernels.convolution with stride {kw.get('stride')}")
+        self.notes.append(TORCH_CALL_NOTE + f"conv{dims}d")
+        return (f"torch.nn.functional.conv{dims}d({args[0]}, {args[1]}, {kw.get('bias', 'None')}, "
+                f"stride={kw['stride']}, padding={kw['padding']}, dilation={kw['dilation']}, groups={kw['groups']})")
+
+    def expression(self, node: ast.expr) -> str:
+        """An argument expression with input names mapped and reinterpret_tensor spelled publicly."""
+        translator = self
+
+        class Rewrite(ast.NodeTransformer):
+            def visit_Name(self, n: ast.Name) -> ast.AST:
+                if n.id in translator.inputs:
+                    return ast.copy_location(ast.Name(id=translator.inputs[n.id], ctx=n.ctx), n)
+                if n.id in ("args", "stream0") or n.id.startswith(("empty_strided", "extern_kernels", "aten")):
+                    raise ExportError(f"unsupported name in call(): {n.id}")
+                return n
+
+            def visit_Call(self, n: ast.Call) -> ast.AST:
+                self.generic_visit(n)
+                func = ast.unparse(n.func)
+                if func == "reinterpret_tensor":
+                    return ast.copy_location(ast.Call(func=ast.Name(id="reinterpret", ctx=ast.Load()), args=n.args,
+                                                      keywords=n.keywords), n)
+                raise ExportError(f"unsupported call in call(): {func}")
+
+            def visit_Attribute(self, n: ast.Attribute) -> ast.AST:
+                raise ExportError(f"unsupported expression in call(): {ast.unparse(n)}")
+
+            def visit_Subscript(self, n: ast.Subscript) -> ast.AST:
+                raise ExportError(f"unsupported expression in call(): {ast.unparse(n)}")
+
+        return ast.unparse(Rewrite().visit(ast.parse(ast.unparse(node), mode="eval").body))
+
+    def _require_inputs_checked(self, call: ast.Call) -> None:
+        for n in ast.walk(call):
+            if isinstance(n, ast.Name) and n.id in self.inputs and n.id not in self.checked:
+                raise ExportError(f"unsupported: input {n.id} used without a size/stride assertion")
+
+
+def _is_device_guard(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.cuda._DeviceGuard"
+
+
+def _fixed_grid(values: list[str]) -> str:
+    for v in values:
+        if not re.fullmatch(r"\d+", v):
+            raise ExportError(f"unsupported: template grid {values} is not constant (dynamic shapes)")
+    return f"({', '.join(values)})"
+
+
+_SOURCE_STEP = re.compile(r"\.(?:_modules|_parameters|_buffers)\['([^']+)'\]|\.([A-Za-z_]\w*)")
+
+
+def _input_expression(ph: dict[str, Any], model: _Model) -> tuple[str, str]:
+    """A graph input's dynamo source → (expression in forward, local variable name)."""
+    source = str(ph.get("source") or "")
+    if "shape" not in ph:
+        raise ExportError(f"unsupported: non-tensor graph input {source or ph.get('node')} (dynamic shapes)")
+    m = re.fullmatch(r"L\['(\w+)'\]", source)
+    if m:
+        if m.group(1) not in model.forward_params:
+            raise ExportError(f"unsupported: graph input {source} is not a forward parameter")
+        return m.group(1), m.group(1)
+    if not source.startswith("L['self']"):
+        raise ExportError(f"unsupported: graph input source {source!r}")
+    rest, expr, parts = source[len("L['self']"):], "self", []
+    pos = 0
+    while pos < len(rest):
+        step = _SOURCE_STEP.match(rest, pos)
+        if step is None:
+            raise ExportError(f"unsupported: graph input source {source!r}")
+        attr = step.group(1) or step.group(2)
+        expr = f"{expr}.{attr}" if attr.isidentifier() else f'getattr({expr}, "{attr}")'
+        parts.append(attr)
+        pos = step.end()
+    if not parts:
+        raise ExportError(f"unsupported: graph input source {source!r}")
+    local = re.sub(r"\W", "_", "_".join(parts))
+    return expr, local if local.isidentifier() else f"p_{local}"
+
+
+# ---- the original module -------------------------------------------------------------------------
+
+
+def _model_parts(source: str) -> _Model:
+    """The original class taken apart, plus the module-level code it needs (not get_inputs etc.)."""
+    tree = ast.parse(source)
+    cls = _model_class(tree)
+    lines = source.splitlines()
+
+    def text(node: ast.AST) -> str:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])  # type: ignore[attr-defined]
+        return "\n".join(lines[start - 1: node.end_lineno])  # type: ignore[attr-defined]
+
+    methods, attrs, forward = [], [], None
+    for item in cls.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "forward":
+            forward = item
+        elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            methods.append(re.sub(rf"\b{cls.name}\b", "ModelNew", _dedent(text(item))))
+        elif isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str):
+            continue  # the original docstring; ModelNew gets its own
+        else:
+            attrs.append(_dedent(text(item)))
+    if forward is None:
+        raise ExportError(f"unsupported: {cls.name} has no forward method")
+    if forward.args.vararg or forward.args.kwarg or forward.args.kwonlyargs:
+        raise ExportError("unsupported: forward takes *args, **kwargs or keyword-only arguments")
+    preamble, future = [], []
+    for node in tree.body:
+        if node is cls or _is_alias_of(node, cls.name) or _is_main_guard(node):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            future.append(text(node))
+        elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.ClassDef)):
+            preamble.append(text(node))
+        elif isinstance(node, ast.FunctionDef) and node.name not in ("get_inputs", "get_init_inputs"):
+            preamble.append(text(node))
+    returns = f" -> {ast.unparse(forward.returns)}" if forward.returns else ""
+    return _Model(cls.name, methods, attrs, ast.unparse(forward.args), returns,
+                  [a.arg for a in forward.args.posonlyargs + forward.args.args][1:], preamble, future)
+
+
+def _model_class(tree: ast.Module) -> ast.ClassDef:
+    """`Model = <Name>` if the source says so, else `Model`, else the last nn.Module class."""
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and ast.unparse(node.targets[0]) == "Model"
+                and isinstance(node.value, ast.Name) and node.value.id in classes):
+            return classes[node.value.id]
+    if "Model" in classes:
+        return classes["Model"]
+    modules = [c for c in classes.values() if any(ast.unparse(b).split(".")[-1] == "Module" for b in c.bases)]
+    if not modules:
+        raise ExportError("unsupported: no nn.Module class in the problem source")
+    return modules[-1]
+
+
+def _is_alias_of(node: ast.stmt, name: str) -> bool:
+    return (isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name
+            and any(ast.unparse(t) == "Model" for t in node.targets))
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+
+
+def _dedent(text: str) -> str:
+    lines = text.splitlines()
+    indent = min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
+    return "\n".join(line[indent:] for line in lines)
+
+
+def _translate_call(fn: ast.FunctionDef, kernels: dict[str, Kernel], record: dict[str, Any], model: _Model,
+                    notes: list[str]) -> list[str]:
+    body = _Translator(kernels, record, model, notes).run(fn)
+    seen: set[str] = set()
+    for i, note in enumerate(list(notes)):  # one note per library op
+        if note in seen:
+            notes[i] = ""
+        seen.add(note)
+    notes[:] = [n for n in notes if n]
+    return body
+
+
+# ---- the candidate module ------------------------------------------------------------------------
+
+_RUNTIME_HELPERS = '''
+def expect_input(t: torch.Tensor, size: tuple, stride: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """The kernels were compiled for this exact shape and dtype and index with these strides."""
+    if tuple(t.shape) != tuple(size) or t.dtype != dtype:
+        raise ValueError(f"exported for {dtype} of shape {tuple(size)}, got {t.dtype} of shape {tuple(t.shape)}")
+    if not same_strides(t, stride):
+        t = t.contiguous()
+    if not same_strides(t, stride):
+        raise ValueError(f"exported for strides {tuple(stride)}, got {t.stride()}")
+    return t
+
+
+def same_strides(t: torch.Tensor, stride: tuple) -> bool:
+    """Strides equal where they matter (a dimension of size 1 is never stepped over)."""
+    return all(n == 1 or a == b for n, a, b in zip(t.shape, t.stride(), stride))
+
+
+def reinterpret(t: torch.Tensor, size: tuple, stride: tuple, offset: int = 0) -> torch.Tensor:
+    """A view of t's storage with another size and stride, `offset` elements past t's start (no copy)."""
+    return t.as_strided(size, stride, t.storage_offset() + offset)
+'''
+
+
+def _assemble(record: dict[str, Any], model: _Model, kernels: dict[str, Kernel], body: list[str]) -> str:
+    mode = record.get("mode", "default")
+    versions = record.get("versions") or {}
+    header = (
+        f'"""{model.class_name} as Triton kernels exported from torch.compile (Inductor, mode={mode}).\n\n'
+        f"Inductor generated these kernels on {record.get('device', 'a GPU')} (torch {versions.get('torch', '?')}, "
+        f"triton {versions.get('triton', '?')}) for inputs of shape {record.get('input_shapes')}; they are\n"
+        "specialised to those shapes and dtypes (forward checks them). Block sizes, num_warps and num_stages\n"
+        "are the ones Inductor's autotuner chose; its runtime helpers are rewritten with public Triton below.\n"
+        '"""\n'
+    )
+    imports = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
+    preamble = [p for p in model.preamble if p.strip() not in imports]
+    helpers = set().union(*(k.helpers for k in kernels.values())) if kernels else set()
+    helper_text = "\n\n\n".join(_HELPERS[name][0].strip() for name in _helper_order(helpers))
+    parts = [header.rstrip(), *model.future_imports, "\n".join(imports)]
+    if preamble:
+        parts.append(_join_preamble(preamble))
+    if helper_text:
+        parts.append("# ---- Inductor's runtime helpers, in public Triton ----\n\n\n" + helper_text)
+    parts.append("# ---- kernels ----\n\n\n" + "\n\n\n".join(k.source for k in kernels.values()))
+    parts.append(_RUNTIME_HELPERS.strip())
+    parts.append(_model_class_text(model, body))
+    return "\n\n\n".join(parts) + "\n"
+
+
+def _join_preamble(blocks: list[str]) -> str:
+    """Imports and constants one per line; a blank-line pair around functions and classes."""
+    out, out_simple = "", True
+    for block in blocks:
+        simple = not block.lstrip().startswith(("def ", "class ", "@", "async def "))
+        if out:
+            out += "\n" if simple and out_simple else "\n\n\n"
+        out += block
+        out_simple = simple
+    return out
+
+
+def _helper_order(names: set[str]) -> list[str]:
+    """Definition order: a helper after the helpers it calls (Triton resolves them at compile time,
+    but readers read top to bottom)."""
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for dep in _HELPERS[name][1]:
+            visit(dep)
+        ordered.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return ordered
+
+
+def _model_class_text(model: _Model, body: list[str]) -> str:
+    lines = ["class ModelNew(nn.Module):",
+             f'    """Drop-in replacement for {model.class_name}: same constructor and parameters; forward '
+             'runs the exported kernels."""', ""]
+    for attr in model.class_attrs:
+        lines += _indent(attr) + [""]
+    for method in model.init_and_methods:
+        lines += _indent(method) + [""]
+    lines.append(f"    def forward({model.forward_args}){model.forward_returns}:")
+    lines += ["        " + line for line in body]
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> list[str]:
+    return [("    " + line) if line.strip() else "" for line in text.splitlines()]

@@ -1,0 +1,111 @@
+"""The in-worker checks (verify/runtime.py) as functions, and `tritonize verify` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tritonize.verify import runtime  # noqa: E402
+from tritonize.verify.runtime import Options, Verdict, compare, tolerance  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = os.path.join(HERE, "verify_cases")
+TOL = {"atol": 1e-4, "rtol": 1e-4, "dtype": "float32", "tf32": False}
+
+
+def test_tolerance_by_dtype_and_overrides() -> None:
+    assert tolerance("float32", Options())["atol"] == 1e-4
+    assert tolerance("float16", Options())["rtol"] == 1e-2
+    assert tolerance("bfloat16", Options())["atol"] == 1e-2
+    assert tolerance("float32", Options(allow_tf32=True)) == {"atol": 1e-2, "rtol": 1e-2, "dtype": "float32", "tf32": True}
+    assert tolerance("float32", Options(atol=1e-3))["atol"] == 1e-3
+    assert tolerance("int64", Options())["atol"] == 0.0
+
+
+def test_compare_reports_count_worst_index_and_relative_error() -> None:
+    ref = torch.zeros(4, 8)
+    out = ref.clone()
+    out[2, 5] = 0.5
+    out[1, 1] = 0.01
+    with pytest.raises(Verdict) as v:
+        compare(out, ref + 1.0 - 1.0, TOL)
+    msg = v.value.message
+    assert "2 of 32 elements beyond atol=0.0001 rtol=0.0001" in msg
+    assert "max |Δ| 0.5 at out[2, 5]" in msg
+    assert v.value.kind == "mismatch"
+
+
+def test_compare_passes_within_tolerance_and_gives_stats() -> None:
+    ref = torch.ones(3, 3)
+    stats = compare(ref + 5e-5, ref, TOL)
+    assert stats.max_abs_err == pytest.approx(5e-5, rel=1e-2)
+    assert 0 < stats.rel_err < 1e-4
+
+
+@pytest.mark.parametrize(
+    "out, ref, says",
+    [
+        (torch.ones(2, 3), torch.ones(3, 2), "shape float32[2, 3], expected float32[3, 2]"),
+        (torch.ones(2, dtype=torch.float64), torch.ones(2), "dtype float64[2], expected float32[2]"),
+        ((torch.ones(2),), torch.ones(2), "expected a tensor, got a tuple of 1"),
+        ([torch.ones(2)], (torch.ones(2), torch.ones(2)), "expected a tuple of 2, got a list of 1"),
+        (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0]), "NaN where the reference is finite"),
+        (torch.tensor([1.0, float("inf")]), torch.tensor([1.0, 2.0]), "Inf where the reference is finite"),
+        (torch.tensor([1, 2]), torch.tensor([1, 3]), "1 of 2 elements differ, first at out[1]"),
+    ],
+)
+def test_compare_structure_and_nonfinite(out, ref, says: str) -> None:
+    with pytest.raises(Verdict) as v:
+        compare(out, ref, TOL)
+    assert says in v.value.message
+
+
+def test_nan_where_the_reference_has_nan_is_fine() -> None:
+    t = torch.tensor([1.0, float("nan")])
+    assert compare(t.clone(), t, TOL).max_abs_err == 0.0
+
+
+def test_alias_and_mutation_helpers() -> None:
+    x = torch.randn(8)
+    assert runtime.aliases(x[2:4], [x]) == "out"
+    assert runtime.aliases(x.clone(), [x]) is None
+    before = [x.clone()]
+    after = [x.clone()]
+    assert runtime.first_mutated(before, after) is None
+    after[0][3] = 7.0
+    assert runtime.first_mutated(before, after) == "input[0]"
+
+
+# ---- tritonize verify -----------------------------------------------------------------------------
+
+
+def _verify(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tritonize.cli", "verify", *args, "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_verify_pass_and_fail_exit_codes_and_json() -> None:
+    ok = _verify(os.path.join(CASES, "relu_problem.py"), os.path.join(CASES, "relu_ok.py"), "--json")
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads(ok.stdout)
+    assert data["passed"] is True and data["kernels_launched"] == 1 and data["timing"] is None
+    assert data["tolerance"]["atol"] == 1e-4 and data["input_shapes"] == ["float32[16, 256]"]
+
+    bad = _verify(os.path.join(CASES, "relu_problem.py"), os.path.join(CASES, "relu_wrong.py"))
+    assert bad.returncode == 1
+    assert "FAIL (mismatch)" in bad.stdout and "max |Δ| 0.31 at out[0, 12]" in bad.stdout
+
+
+def test_cli_verify_bad_input_is_exit_2() -> None:
+    missing = _verify(os.path.join(CASES, "relu_problem.py"), os.path.join(CASES, "does_not_exist.py"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    recipe = _verify(os.path.join(CASES, "recipe_raises.py"), os.path.join(CASES, "relu_ok.py"), "--json")
+    assert recipe.returncode == 2
+    assert json.loads(recipe.stdout)["error"]["kind"] == "recipe_error"
+    assert "get_inputs() raised RuntimeError: no data here" in recipe.stderr
