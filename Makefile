@@ -70,7 +70,7 @@ gpu-test:
 
 ## vsix: package the VS Code extension
 vsix: setup-vscode
-	cd vscode-client && npm run -s compile && npx --no-install vsce package --no-dependencies -o ../tritonize.vsix
+	cd vscode-client && npm run -s compile && npx --no-install vsce package --no-dependencies --allow-missing-repository -o ../tritonize.vsix
 
 clean:
 	rm -rf $(VENV) vscode-client/node_modules vscode-client/out .bench

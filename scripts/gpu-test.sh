@@ -32,8 +32,15 @@ for s in $STAGES; do
     lsp-bench) stage "LSP latency"
       $PY benchmarks/lsp_latency.py 2>&1 | tee "$OUT/lsp-bench.txt" | tail -30 ;;
     bench) stage "tritonize bench (our problem set)"
-      $PY -m tritonize.cli bench benchmarks/problems --generators ${BENCH_GENERATORS:-template,inductor} ${BENCH_ARGS:-} \
-        --resume --results-dir "${BENCH_DIR:-/tmp/bench-results}" --json "$OUT/bench.json" --markdown "$OUT/bench.md" 2>&1 | tail -80 ;;
+      # Results survive between device calls as one archive: bring $OUT/bench-results.tgz back and put
+      # it in .bench-carry/ (carried) to resume where the last call stopped.
+      bdir=${BENCH_DIR:-/tmp/bench-results}; mkdir -p "$bdir"
+      [ -f .bench-carry/bench-results.tgz ] && tar xzf .bench-carry/bench-results.tgz -C "$bdir"
+      timeout ${BENCH_TIMEOUT:-480} $PY -m tritonize.cli bench benchmarks/problems --generators ${BENCH_GENERATORS:-template,inductor} \
+        ${BENCH_ARGS:-} --resume --results-dir "$bdir" --json "$OUT/bench.json" --markdown "$OUT/bench.md" --plot "$OUT/bench.png" \
+        > "$OUT/bench.txt" 2>&1
+      tail -70 "$OUT/bench.txt"
+      tar czf "$OUT/bench-results.tgz" -C "$bdir" . ;;
     *) echo "unknown stage $s"; status=2 ;;
   esac
 done

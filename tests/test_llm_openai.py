@@ -201,3 +201,25 @@ def test_llama_server_chat_endpoint(llama_server):
     r = SampleRequest(prompt=None, messages=[{"role": "user", "content": "class Model:"}], n=1, temperature=1.0,
                       top_p=0.97, max_new_tokens=8, seed=1)
     assert len(c.generate(r)) == 1
+
+
+def test_llm_generator_over_http_makes_candidates_with_progress(scripted):
+    from tritonize.generate import GenerateContext
+    from tritonize.generate.llm import LLMGenerator
+    from tritonize.problem import extract
+    from tritonize.settings import Settings
+
+    settings, problems = Settings.from_dict({"n": 2, "model": {"url": f"http://127.0.0.1:{scripted.server_address[1]}",
+                                                               "name": "kernelllm", "seed": 1, "maxNewTokens": 64}})
+    assert not problems
+    source = "import torch\nimport torch.nn as nn\n\nclass Model(nn.Module):\n    def forward(self, x):\n" \
+             "        return x * 2\n\ndef get_inputs():\n    return [torch.randn(4)]\n\ndef get_init_inputs():\n    return []\n"
+    seen: list[tuple[str, int, int]] = []
+    ctx = GenerateContext(settings=settings, pool=None, device=None, cancel=CancelToken(),
+                          progress=lambda msg, d=0, t=0: seen.append((msg, d, t)))
+    cands = LLMGenerator().generate(extract(source, "Model"), ctx)
+    assert [c.candidate_id for c in cands] == ["llm:kernelllm/1", "llm:kernelllm/2"]
+    assert all(c.code == "class ModelNew:\n    pass\n" for c in cands)
+    assert scripted.bodies[0]["prompt"].rstrip().endswith("NO testing code!")
+    assert scripted.bodies[0]["model"] == "kernelllm" and scripted.bodies[0]["n"] == 2
+    assert seen[-1][2] == 128 and 0 < seen[-1][1] <= 128  # tokens so far, of 2 × 64

@@ -144,3 +144,18 @@ def test_block_watch_stops_each_sequence_at_its_closing_fence(hf_dir):
     assert flags.tolist() == [True, False]
     stop.set()
     assert watch(torch.tensor(rows), None).tolist() == [True, True]
+
+
+@pytest.mark.gpu
+def test_gpu_fast_path_static_cache_compiled_decode(hf_dir):
+    """On a GPU the runtime decodes with a static cache (compiled by transformers) and keeps doing so."""
+    from tritonize.generate.runtimes.hf import HFRuntime
+
+    runtime = HFRuntime.load(hf_dir, dtype="bfloat16", device="cuda")
+    assert runtime.fast_decode
+    req = SampleRequest.from_dict(request(n=4, max_new_tokens=32))
+    first = runtime.generate(req, lambda ev: None, threading.Event())
+    second = runtime.generate(req, lambda ev: None, threading.Event())
+    assert len(first) == 4 and len(second) == 4
+    assert runtime.fast_decode, "the static-cache path failed and fell back (see stderr)"
+    runtime.close()

@@ -65,7 +65,7 @@ def _settings_from_args(args: argparse.Namespace) -> tuple[Settings, list[str]]:
             return Settings(), [f"cannot read settings file {args.settings}: {e}"]
     settings, problems = Settings.from_dict(data)
     overrides: dict = {}
-    for name in ("n", "seeds", "atol", "rtol", "timeout_s", "device", "cache_dir", "inputs", "init_inputs"):
+    for name in ("n", "seeds", "atol", "rtol", "timeout_s", "device", "cache_dir", "inputs", "init_inputs", "placement"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="FILE or FILE::CLASS")
     _add_common(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    p.add_argument("--write", metavar="PATH", help="write the file with the kernel inserted to PATH (may be FILE itself)")
+    p.add_argument("--write", metavar="PATH", help="write the file with the kernel inserted to PATH (may be FILE itself); "
+                   "with --placement sibling, write <PATH stem>_triton.py next to it instead")
+    p.add_argument("--placement", choices=["inline", "sibling"], help="where --write puts the kernel (default inline)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not use cached reports")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
@@ -264,12 +266,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
             print()
         print(report_text(report))
     if best is not None and args.write:
-        from .edit import apply_to_text
+        from .edit import apply_to_text, sibling_path, sibling_text
 
-        new_text = apply_to_text(text, problem, report)
-        with open(args.write, "w", encoding="utf-8") as f:
+        if settings.placement == "sibling":
+            target = sibling_path(args.write)
+            existing = open(target, encoding="utf-8").read() if os.path.exists(target) else None
+            new_text = sibling_text(existing, problem, report)
+        else:
+            target = args.write
+            new_text = apply_to_text(text, problem, report)
+        with open(target, "w", encoding="utf-8") as f:
             f.write(new_text)
-        print(f"tritonize: wrote {args.write}", file=sys.stderr)
+        print(f"tritonize: wrote {target}", file=sys.stderr)
     return EXIT_OK if best is not None else EXIT_NONE
 
 

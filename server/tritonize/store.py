@@ -63,6 +63,15 @@ class Store:
                 ).fetchone()
         return Report.from_json(row[0]) if row else None
 
+    def has(self, problem_name: str, path: str | None = None) -> bool:
+        """Whether any report exists for the class (cheap: no JSON is parsed)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM reports WHERE problem_name = ? AND (path = ? OR ? IS NULL) LIMIT 1",
+                (problem_name, _norm(path), _norm(path)),
+            ).fetchone()
+        return row is not None
+
     def all(self) -> list[Report]:
         with self._lock:
             rows = self._db.execute("SELECT json FROM reports ORDER BY created").fetchall()

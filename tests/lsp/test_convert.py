@@ -128,7 +128,11 @@ async def test_edit_refused_when_document_changed_meanwhile(profile: str, tmp_pa
         uri = open_doc(client, path)
         line = line_of(path, "class FusedGeluScale")
         task = asyncio.ensure_future(_convert(client, profile, uri, line))
-        await asyncio.sleep(0.3)  # the conversion is under way (starting workers)
+        for _ in range(400):  # until the conversion is under way (its progress bar is up)
+            if client.progress_reports:
+                break
+            await asyncio.sleep(0.025)
+        assert client.progress_reports
         change_doc(client, uri, 2, 0, "# edited while converting\n")
         edit, _ = await task
         assert edit is None

@@ -2,7 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+// compiled to out/unit/test/: three levels up is vscode-client/
+export const ROOT = path.resolve(__dirname, "..", "..", "..");
 export const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 
 /** The project's Python (the venv `make setup` creates), for checks against the real server code. */

@@ -430,7 +430,7 @@ def build_server() -> TritonizeServer:
             return None
         blocks = set(F.block_names(doc.source))
         store = ls.store_for(ls.settings)
-        targets = [F.ActionTarget(n, F.generated_name(n) in blocks, store.latest(n, doc.path) is not None)
+        targets = [F.ActionTarget(n, F.generated_name(n) in blocks, store.has(n, doc.path))
                    for n in names]
         return F.code_actions(uri, doc.version, targets, resolve_edit=ls.resolve_supports_edit(),
                               literal_support=ls.code_action_literals())

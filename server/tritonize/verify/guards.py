@@ -37,6 +37,13 @@ NON_COMPUTE_OPS = frozenset(
 class TorchOpRecorder(TorchDispatchMode):
     """Counts non-allocation ATen ops (by overload packet, e.g. "aten.mm") run inside the block."""
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # By default torch wraps __torch_dispatch__ in torch._disable_dynamo, whose first call
+        # imports torch._dynamo (seconds at worker start). This mode never compiles, so the
+        # wrapper buys nothing.
+        return False
+
     def __init__(self) -> None:
         super().__init__()
         self.compute_ops: dict[str, int] = {}

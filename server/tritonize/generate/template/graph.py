@@ -224,19 +224,45 @@ def capture(model: nn.Module, inputs: list[Any]) -> Graph:
     traced = _traced_modules(model)
     numeric = _numeric_attrs(traced)
     try:
-        return _capture(model, inputs, numeric, traced)
+        graph = _capture(model, inputs, numeric, traced)
     except Exception:
         if not numeric:
             raise
-    best = _capture(model, inputs, [], traced)  # what plain fx makes of it; raises if even that fails
-    runtime: list[_Attr] = []
-    for a in numeric:  # keep every attribute symbolic that does not break tracing or normalisation
-        try:
-            best = _capture(model, inputs, [*runtime, a], traced)
-            runtime.append(a)
-        except Exception:  # it stays a traced constant, guarded in forward
-            continue
-    return best
+        graph = _capture(model, inputs, [], traced)  # what plain fx makes of it; raises if even that fails
+        runtime: list[_Attr] = []
+        for a in numeric:  # keep every attribute symbolic that does not break tracing or normalisation
+            try:
+                graph = _capture(model, inputs, [*runtime, a], traced)
+                runtime.append(a)
+            except Exception:  # it stays a traced constant, guarded in forward
+                continue
+    _refuse_mutation(model, inputs)
+    return graph
+
+
+def _refuse_mutation(model: nn.Module, inputs: list[Any]) -> None:
+    """Run the original once and refuse a forward that writes to its inputs, parameters or buffers.
+
+    fx does not record every such write (`x += 1` traces as `x + 1`, an unused `self.buf.mul_(2)`
+    is dropped), and kernels that return new tensors would silently change what the caller sees.
+    """
+    copies = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+    state = {k: v.clone() for k, v in model.state_dict(keep_vars=True).items()}
+    with torch.no_grad():
+        model(*copies)
+    names = [p for p in inspect.signature(model.forward).parameters][: len(inputs)]
+    for name, before, after in zip(names, inputs, copies, strict=False):
+        if isinstance(before, torch.Tensor) and not _same(before, after):
+            raise Unsupported(f"forward mutates its input {name} in place; not supported")
+    for key, value in model.state_dict(keep_vars=True).items():
+        if not _same(state[key], value):
+            raise Unsupported(f"forward mutates self.{key} in place; not supported")
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.is_floating_point():
+        return torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
+    return torch.equal(a, b)
 
 
 def _capture(model: nn.Module, inputs: list[Any], runtime: list[_Attr], traced: list[tuple[str, nn.Module]]) -> Graph:

@@ -1,0 +1,167 @@
+"""The `tritonize` command line as a user runs it: exit codes, JSON, --write, doctor, no heavy imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "fused_activation.py")
+
+
+def run_cli(*args: str, cwd: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    return subprocess.run(
+        [sys.executable, "-m", "tritonize.cli", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env,
+    )
+
+
+FAST = ["--generators", "template", "-n", "1", "--seeds", "1", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def converted_json(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
+    cache = tmp_path_factory.mktemp("cache")
+    proc = run_cli("convert", f"{EXAMPLE}::FusedGeluScale", *FAST, "--json", "--cache-dir", str(cache))
+    return proc, json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+
+
+def test_convert_finds_a_verified_kernel_and_prints_json(converted_json) -> None:
+    proc, report = converted_json
+    assert proc.returncode == 0, proc.stderr
+    assert report["problem_name"] == "FusedGeluScale"
+    best = [r for r in report["results"] if r["candidate_id"] == report["best"]]
+    assert best and best[0]["passed"] and "@triton.jit" in best[0]["code"]
+    assert report["timed"] is False and "TRITON_INTERPRET" in report["device"]
+    assert report["tolerance"]["atol"] == pytest.approx(1e-4) and report["dtype"] == "float32"
+    assert report["input_shapes"] == ["float32[16, 1024]"]
+
+
+def test_convert_text_output_states_not_timed_and_shows_the_kernel(tmp_path) -> None:
+    proc = run_cli("convert", f"{EXAMPLE}::FusedGeluScale", *FAST, "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert "class FusedGeluScaleTriton(nn.Module)" in proc.stdout
+    assert "not timed (no GPU)" in proc.stdout
+    assert "chosen: template:" in proc.stdout
+
+
+def test_write_inserts_the_kernel_into_a_copy_and_the_copy_runs(tmp_path) -> None:
+    out = tmp_path / "converted.py"
+    proc = run_cli("convert", f"{EXAMPLE}::FusedGeluScale", *FAST, "--no-cache", "--write", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert text.count("class FusedGeluScale(nn.Module)") == 1
+    assert text.count("class FusedGeluScaleTriton(nn.Module)") == 1
+    # The written file is importable and the generated class is a drop-in replacement.
+    check = textwrap.dedent(f"""
+        import importlib.util, torch
+        spec = importlib.util.spec_from_file_location("converted", {str(out)!r})
+        m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+        ref = m.FusedGeluScale(*m.get_init_inputs()); new = m.FusedGeluScaleTriton(*m.get_init_inputs())
+        new.load_state_dict(ref.state_dict())
+        x = m.get_inputs()[0]
+        assert torch.allclose(ref(x), new(x), atol=1e-4, rtol=1e-4)
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TRITON_INTERPRET": "1"})
+    assert res.stdout.strip().endswith("ok"), res.stderr
+
+
+def test_exit_code_2_for_a_missing_file() -> None:
+    proc = run_cli("convert", "does/not/exist.py", *FAST)
+    assert proc.returncode == 2
+    assert "cannot read" in proc.stderr
+
+
+def test_exit_code_2_and_json_error_for_a_syntax_error(tmp_path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import torch\nclass Model(torch.nn.Module:\n    pass\n")
+    proc = run_cli("convert", str(bad), *FAST, "--json")
+    assert proc.returncode == 2
+    err = json.loads(proc.stdout)["error"]
+    assert err["kind"] == "syntax" and err["range"]["start_line"] == 1
+    assert ":2:" in proc.stderr  # 1-based line for people
+
+
+def test_exit_code_2_when_there_is_no_input_recipe(tmp_path) -> None:
+    f = tmp_path / "norecipe.py"
+    f.write_text("import torch\nfrom torch import nn\n\nclass Double(nn.Module):\n    def forward(self, x):\n        return x * 2\n")
+    proc = run_cli("convert", f"{f}::Double", *FAST)
+    assert proc.returncode == 2
+    assert "get_inputs" in proc.stderr and "tritonize: inputs" in proc.stderr
+
+
+def test_exit_code_2_when_the_class_is_not_there() -> None:
+    proc = run_cli("convert", f"{EXAMPLE}::NoSuchClass", *FAST)
+    assert proc.returncode == 2
+    assert "FusedGeluScale" in proc.stderr  # the message lists what the file has
+
+
+def test_exit_code_2_for_a_recipe_that_raises(tmp_path) -> None:
+    f = tmp_path / "raises.py"
+    f.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        class Model(nn.Module):
+            def forward(self, x):
+                return torch.relu(x)
+        def get_inputs():
+            raise RuntimeError("dataset not found")
+        def get_init_inputs():
+            return []
+    """))
+    proc = run_cli("convert", str(f), *FAST)
+    assert proc.returncode == 2
+    assert "recipe_error" in proc.stderr and "dataset not found" in proc.stderr
+
+
+def test_exit_code_1_when_no_candidate_passes(tmp_path) -> None:
+    # A convolution is outside the template library, so no generator here produces a kernel.
+    f = tmp_path / "conv.py"
+    f.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 3)
+            def forward(self, x):
+                return self.conv(x)
+        def get_inputs():
+            return [torch.randn(1, 3, 8, 8)]
+        def get_init_inputs():
+            return []
+    """))
+    proc = run_cli("convert", str(f), *FAST, "--json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["best"] is None
+    assert "Conv2d" in (report["generators"][0]["skipped"] or "")
+
+
+def test_bad_setting_is_named_and_exit_code_2() -> None:
+    proc = run_cli("convert", EXAMPLE, "--generators", "template,magic")
+    assert proc.returncode == 2
+    assert "magic" in proc.stderr
+
+
+def test_doctor_reports_the_interpreter_and_cache() -> None:
+    proc = run_cli("doctor", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "torch" in proc.stdout and "triton" in proc.stdout and "cache" in proc.stdout
+    assert ("no GPU visible" in proc.stdout) or ("cuda:0" in proc.stdout)
+
+
+def test_cli_import_pulls_in_no_heavy_library() -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tritonize.cli, tritonize.pipeline"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert not imported & {"torch", "triton", "transformers", "llama_cpp", "numpy"}, imported
