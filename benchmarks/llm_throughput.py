@@ -88,7 +88,6 @@ def main() -> int:
     args = ap.parse_args()
 
     import torch
-
     from tritonize.generate.runtimes import SampleRequest
     from tritonize.generate.runtimes.hf import HFRuntime
 

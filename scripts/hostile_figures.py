@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     pool = harness.make_pool(device)
     rows, recoveries, pool_errors, workers = [], [], 0, set()
+    pool_stats: dict[str, float] = {}
     try:
         for case in cases:
             workers.update(harness.descendants(os.getpid()))
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = f"  (served again in {row['recovery_s']:.1f} s)" if "recovery_s" in row else ""
             print(f"  {flag} {case.name:28} expect {case.expect:8} got {got:8} {seconds:5.1f} s{extra}", flush=True)
         workers.update(harness.descendants(os.getpid()))
+        pool_stats = pool.stats()
     finally:
         sids = set()
         for pid in workers:
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         "recovered": sum(bool(r.get("recovered")) for r in rows if "recovery_s" in r),
         "recovery_s_median": round(statistics.median(recoveries), 2) if recoveries else None,
         "recovery_s_max": round(max(recoveries), 2) if recoveries else None,
+        "workers_spawned": int(pool_stats.get("spawned", 0)),
+        "replaced_by_standby": int(pool_stats.get("standby_used", 0)),
         "files_changed_outside_temp": changed,
         "processes_left": left,
         "total_s": round(time.monotonic() - started, 1),
@@ -109,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pool/server crashes:                  {figures['pool_crashes']}")
     print(f"faults (crash/timeout), recovered:    {figures['faults']}, {figures['recovered']}")
     print(f"time to serve again (median / max):   {figures['recovery_s_median']} s / {figures['recovery_s_max']} s")
+    print(f"workers spawned, replaced by standby: {figures['workers_spawned']}, {figures['replaced_by_standby']}")
     print(f"files changed outside temp dirs:      {len(changed)} {changed or ''}")
     print(f"processes left after close:           {len(left)} {left or ''}")
     print(f"total:                                {figures['total_s']} s")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -53,3 +55,14 @@ def test_nothing_recorded_outside_the_block():
         pass
     a.exp()
     assert rec.compute_ops == {}
+
+
+def test_recording_does_not_import_dynamo():
+    # torch._dynamo costs seconds to import; the recorder runs in every worker at start-up
+    code = ("import sys, torch\n"
+            "from tritonize.verify.guards import TorchOpRecorder\n"
+            "with TorchOpRecorder() as rec:\n"
+            "    (torch.ones(2) + 1).sum()\n"
+            "print(sorted(rec.compute_ops), 'torch._dynamo' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "['aten.add', 'aten.sum'] False", proc.stdout + proc.stderr

@@ -95,5 +95,6 @@ def test_cli_convert_with_a_tiny_model_lists_parse_failures(tmp_path_factory, tm
         assert not r["passed"]
         assert r["kind"] == "syntax", r
         assert r["message"] in ("no Python code in the output", "the model produced no output") \
-            or r["message"].startswith(("the code block is not valid Python", "no ModelNew class")), r["message"]
+            or r["message"].startswith(("the code block is not valid Python", "no ModelNew class")), \
+            f"expected the parse reason as the message (verify/pool.py must report parse_failure(candidate)), got {r['message']!r}"
     assert report["generators"][0]["name"] == "llm" and report["generators"][0]["produced"] == 2

@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from tritonize.verify.sandbox import Limits, clean_env
+from tritonize.verify.sandbox import TRITON_TOOLS, Limits, clean_env
 
 CHILD = r'''
 import json, os, sys
@@ -170,6 +170,14 @@ def test_clean_env_drops_secrets_and_moves_home(tmp_path):
     for dropped in ("OPENAI_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "MY_SERVICE_PASSWORD",
                     "TRITONIZE_API_KEY", "SSH_AUTH_SOCK"):
         assert dropped not in env
+
+
+def test_triton_may_run_its_compiler_tools_only():
+    # platform.architecture() runs `file` when triton/runtime/build.py keys its launcher cache (GPU)
+    for tool in ("ptxas", "gcc", "cc", "ldconfig", "file", "nvidia-smi"):
+        assert TRITON_TOOLS.match(tool), tool
+    for other in ("sh", "bash", "python", "curl", "filefrag"):
+        assert not TRITON_TOOLS.match(other), other
 
 
 def test_limits_default_memory_is_bounded():

@@ -317,8 +317,58 @@ def test_linear_then_softmax_is_two_kernels():
     """
     cands = check(problem(body, "[torch.randn(19, 24)]"), which="ends")
     code = cands[0]["code"]
-    assert code.count("@triton.jit") == 2
+    # Two fused steps (the fp32 GEMM also carries the helper that lays its weight out N-contiguous).
+    assert code.count("@triton.jit") - code.count("def transpose_kn_kernel(") == 2
     assert "+" in cands[0]["origin"]
+
+
+def test_fp32_linear_transposes_its_weight_and_fp16_reads_it_in_place():
+    """IEEE fp32 dots read B from shared memory lane by lane: nn.Linear's K-contiguous weight is first
+    copied N-contiguous (no bank conflicts); tensor-core (fp16) dots read it in place."""
+    body = """
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(40, 33)
+
+        def forward(self, x):
+            return torch.relu(self.fc(x))
+    """
+    cands = check(problem(body, "[torch.randn(2, 19, 40)]"), which="all")
+    assert all("b = transpose_kn(b)" in c["code"] for c in cands)
+    assert all("EVEN_K=K % " in c["code"] for c in cands)
+    half = problem(body.replace("nn.Linear(40, 33)", "nn.Linear(40, 33).half()"), "[torch.randn(2, 19, 40).half()]")
+    cands = build_candidates({"problem": half, "n": 4})["candidates"]
+    assert cands and not any("transpose_kn" in c["code"] for c in cands)
+
+
+def test_reduction_over_a_middle_dim_tiles_the_contiguous_kept_dim():
+    """x.sum(1) of [B, N, M]: each program takes ROWS neighbouring kept positions (contiguous in
+    memory) and loops over N, instead of one program per output walking memory with stride M."""
+    body = """
+    class Model(nn.Module):
+        def forward(self, x):
+            return torch.sum(x, dim=1, keepdim=True), x.amax(1)
+    """
+    cands = check(problem(body, "[torch.randn(3, 70, 45)]"), which="all")
+    assert all(re.search(r"ROWS=(\d+)", c["code"]) and int(re.search(r"ROWS=(\d+)", c["code"]).group(1)) >= 16 for c in cands)
+
+
+def test_short_rows_several_per_program_and_online_softmax_for_long_rows():
+    """Softmax / log_softmax / logsumexp over rows that do not fill the tiles: several rows per program
+    (37 rows is not a multiple of any ROWS), and looped variants with one online max+sum pass."""
+    body = """
+    class Model(nn.Module):
+        def forward(self, x):
+            return torch.softmax(x, dim=-1), torch.log_softmax(x * 0.5, dim=-1), torch.logsumexp(x, dim=-1)
+    """
+    cands = check(problem(body, "[torch.randn(37, 129) * 20]"), which="all")
+    tags = [c["candidate_id"] for c in cands]
+    assert any("onepass_r" in t for t in tags) and any("loop" in t for t in tags), tags
+    looped = next(c["code"] for c in cands if "loop" in c["candidate_id"])
+    assert looped.count("new_max = tl.maximum(") >= 3  # softmax, log_softmax and logsumexp: one pass each for max and sum
+    softmax_kernel = looped[looped.index("def softmax_kernel(") : looped.index("def softmax(")]
+    assert softmax_kernel.count("for start in range(0, n_cols, BLOCK):") == 2  # 2 reads of the row, not 3
 
 
 # ---- what is not supported -------------------------------------------------------------------------

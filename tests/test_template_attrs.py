@@ -12,7 +12,9 @@ import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported (tests/conftest.py does the same)
 
-import runpy
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
-from test_template import load, problem  # noqa: E402
+from test_template import ACTIVATIONS, load, problem  # noqa: E402
 from tritonize.generate.template.build import build_candidates  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,32 +174,54 @@ def test_mutating_an_input_or_buffer_is_skipped_with_reason(stmt, what):
 # ---- the emitted kernels compile for a GPU (no interpreter-only constructs) -------------------------
 
 
-class _Capture:
-    """Stands in for a @triton.jit kernel: `kernel[grid](*args, **meta)` records the launch."""
+BMM = """
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(17, 20))
 
-    def __init__(self, fn, launches: list):
+    def forward(self, a, b):
+        return torch.relu(torch.bmm(a, b)) + a @ self.w.t()[:, :1]
+"""
+
+MAX_DIM = """
+class Model(nn.Module):
+    def forward(self, x):
+        v, i = torch.max(x.float(), dim=1)
+        return torch.tanh(v) * 2, i, x.sum(dim=(0, 2))
+"""
+
+# Runs in a fresh process without TRITON_INTERPRET: triton's own @jit helpers (tl.sigmoid, ...) are
+# interpreter objects in a process that imported triton with it, and those cannot be compiled.
+COMPILE_DRIVER = r"""
+import json, sys
+import torch, triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+PTR = {torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.int64: "*i64",
+       torch.int32: "*i32", torch.bool: "*i1"}
+
+
+class Capture:
+    # Stands in for a @triton.jit kernel: kernel[grid](*args, **meta) records the launch.
+    def __init__(self, fn, launches):
         self.fn, self.launches = fn, launches
 
     def __getitem__(self, grid):
         return lambda *args, **meta: self.launches.append((self.fn, args, meta))
 
 
-_PTR = {torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.int64: "*i64", torch.int32: "*i32", torch.bool: "*i1"}
-
-
-def _compile_for_cuda(fn, args: tuple, meta: dict) -> None:
-    """Compile one launch for sm_90 (Triton's own frontend + NVIDIA backend; no GPU needed)."""
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-
+def compile_for_cuda(fn, args, meta):
+    # One launch, compiled for sm_90 by Triton's frontend and NVIDIA backend (no GPU needed).
+    values = dict(zip([p.name for p in fn.params], args)) | meta
     signature, constexprs = {}, {}
-    values = dict(zip([p.name for p in fn.params], args, strict=False)) | {k: v for k, v in meta.items() if k not in ("num_warps", "num_stages")}
     for p in fn.params:
         v = values[p.name]
         if p.is_constexpr:
             signature[p.name], constexprs[p.name] = "constexpr", v
         elif isinstance(v, torch.Tensor):
-            signature[p.name] = _PTR[v.dtype]
+            signature[p.name] = PTR[v.dtype]
         elif isinstance(v, bool):
             signature[p.name] = "i1"
         elif isinstance(v, int):
@@ -208,36 +232,69 @@ def _compile_for_cuda(fn, args: tuple, meta: dict) -> None:
     triton.compile(ASTSource(fn, signature, constexprs=constexprs), target=GPUTarget("cuda", 90, 32), options=options)
 
 
-triton = pytest.importorskip("triton")
+count = 0
+for job in json.load(open(sys.argv[1])):
+    ns = {"__name__": "candidate"}
+    exec(compile(open(job["path"]).read(), job["path"], "exec"), ns)
+    launches = []
+    for name, value in list(ns.items()):
+        if name.endswith("_kernel"):
+            assert isinstance(value, triton.runtime.JITFunction), type(value)
+            ns[name] = Capture(value, launches)
+    problem = {"__name__": "problem"}
+    exec(job["problem"], problem)
+    init = job["init"] if job["init"] is not None else problem["get_init_inputs"]()
+    with torch.no_grad():
+        ns["ModelNew"](*init)(*problem["get_inputs"]())
+    assert launches, job["path"]
+    for fn, args, meta in launches:
+        compile_for_cuda(fn, args, {k: v for k, v in meta.items()})
+        count += 1
+print("compiled", count)
+"""
 
 
-@pytest.mark.parametrize(
-    "source,name,init,inputs",
-    [
-        ("fused_activation.py", "FusedGeluScale", [64, 2.0], "[torch.randn(4, 64)]"),
-        ("softmax.py", "Model", [], "[torch.randn(4, 300)]"),
-        ("linear_act.py", "LinearGELU", None, None),
-        (SUBMODULES, "Model", [16, 0.3], "[torch.randn(5, 16), torch.randn(2, 8, 3, 5)]"),
-    ],
-)
-def test_kernels_compile_for_a_cuda_target(source, name, init, inputs, monkeypatch, tmp_path):
-    prob = problem(source, inputs, str(init)) if "class Model" in source else {"source": (ROOT / "examples" / source).read_text(), "name": name}
-    cands = build_candidates({"problem": prob, "n": 4})["candidates"]
-    ref_ns = load(prob["source"], "ref")
-    init = ref_ns["get_init_inputs"]() if init is None else init
-    x = ref_ns["get_inputs"]() if inputs is None else eval(inputs, {"torch": torch})
-    monkeypatch.setenv("TRITON_INTERPRET", "0")  # real @triton.jit functions, not the interpreter's
-    for i, cand in enumerate((cands[0], cands[-1])):  # rows: one pass and looped; gemm: two tile shapes
-        path = tmp_path / f"cand{i}.py"  # @triton.jit reads its source from a file
-        path.write_text(cand["code"])
-        ns = runpy.run_path(str(path))
-        launches: list = []
-        for k, v in list(ns.items()):
-            if k.endswith("_kernel"):
-                assert isinstance(v, triton.runtime.JITFunction), type(v)
-                ns[k] = _Capture(v, launches)
-        with torch.no_grad():
-            ns["ModelNew"](*init)(*x)
-        assert launches
-        for fn, args, meta in launches:
-            _compile_for_cuda(fn, args, meta)
+@pytest.mark.slow  # ~20 s: Triton's compiler and ptxas on every kernel shape
+def test_kernels_compile_for_a_cuda_target(tmp_path):
+    """Every kernel shape (pointwise, rows one-pass and looped, GEMM fp32 and fp16, run-time scalars)
+    goes through Triton's real compiler down to a cubin for sm_90: nothing interpreter-only."""
+    half_linear = problem(
+        """
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(32, 48).half()
+
+            def forward(self, x):
+                return torch.relu(self.fc(x))
+        """,
+        "[torch.randn(8, 32).half()]",
+    )
+    argmax = problem("class Model(nn.Module):\n    def forward(self, x):\n        return x.argmax(-1), x.var(-1)\n", "[torch.randn(4, 300)]")
+    cases = [
+        ({"source": (ROOT / "examples" / "fused_activation.py").read_text(), "name": "FusedGeluScale"}, [1024, 2.0]),
+        ({"source": (ROOT / "examples" / "softmax.py").read_text(), "name": "Model"}, None),
+        ({"source": (ROOT / "examples" / "linear_act.py").read_text(), "name": "LinearGELU"}, None),
+        (half_linear, None),
+        (argmax, None),
+        (problem(SUBMODULES, "[torch.randn(5, 16), torch.randn(2, 8, 3, 5)]", "[16]"), [16, 0.3]),
+        (problem(ACTIVATIONS, "[torch.randn(37, 129)]"), None),
+        (problem(BMM, "[torch.randn(2, 33, 20), torch.randn(2, 20, 17)]"), None),
+        (problem(MAX_DIM, "[torch.randn(3, 37, 5).half()]"), None),
+    ]
+    jobs = []
+    for i, (prob, init) in enumerate(cases):
+        cands = build_candidates({"problem": prob, "n": 4})["candidates"]
+        # Variants differ in block sizes only, except row kernels: one pass and looped are different code.
+        chosen = [cands[0]] + [c for c in cands[-1:] if "loop" in c["candidate_id"] and "loop" not in cands[0]["candidate_id"]]
+        for j, cand in enumerate(chosen):
+            path = tmp_path / f"cand{i}_{j}.py"  # @triton.jit reads its source from a file
+            path.write_text(cand["code"])
+            jobs.append({"path": str(path), "problem": prob["source"], "init": init})
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    (tmp_path / "driver.py").write_text(COMPILE_DRIVER)
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache")  # really compile, whatever ran before
+    out = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "jobs.json")], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert int(out.stdout.split()[-1]) >= len(jobs), out.stdout  # every launch of every candidate compiled

@@ -48,6 +48,41 @@ def test_compare_passes_within_tolerance_and_gives_stats() -> None:
     assert 0 < stats.rel_err < 1e-4
 
 
+def test_outputs_under_atol_need_a_small_relative_error_norm() -> None:
+    torch.manual_seed(0)
+    ref = torch.randn(256) * 1e-6  # every element is under atol=1e-4: zeros pass isclose
+    with pytest.raises(Verdict) as v:
+        compare(torch.zeros_like(ref), ref, TOL)
+    assert v.value.kind == "mismatch"
+    assert "relative error norm 1.0e0 above 1.0e-2" in v.value.message
+    assert "\n" not in v.value.message
+    # an honest result at that scale (fp32 rounding) passes, with its relative error reported
+    assert compare(ref * (1 + 1e-6), ref, TOL).rel_err < 1e-5
+
+
+def test_relative_error_norm_limit_by_dtype_and_noise_floor() -> None:
+    fp16 = {"atol": 1e-2, "rtol": 1e-2, "dtype": "float16", "tf32": False}
+    assert runtime.rel_norm_limit(TOL) == 1e-2
+    assert runtime.rel_norm_limit(fp16) == 5e-2
+    assert runtime.rel_norm_limit({**TOL, "tf32": True}) == 5e-2
+    assert runtime.rel_norm_limit({**TOL, "rtol": 0.1}) == pytest.approx(0.5)  # a looser rtol loosens it
+    torch.manual_seed(0)
+    ref = torch.randn(1000, dtype=torch.float16)
+    # fp16 rounding differences (~1e-3 relative) are well inside 5e-2
+    compare((ref.float() * (1 + 4e-3 * torch.randn(1000))).half(), ref, fp16)
+    # a reference that is rounding noise (RMS below atol / 1000) is judged elementwise only
+    noise = torch.randn(64) * 1e-9
+    assert compare(-noise, noise, TOL).rel_err == pytest.approx(2.0)
+
+
+def test_input_seeds_are_drawn_per_job_unless_fixed(monkeypatch) -> None:
+    monkeypatch.delenv(runtime.SEED_ENV, raising=False)
+    drawn = {runtime.input_seed_base() for _ in range(8)}
+    assert len(drawn) == 8 and all(s > runtime.BASE_SEED + 100 for s in drawn)
+    monkeypatch.setenv(runtime.SEED_ENV, "1234")
+    assert runtime.input_seed_base() == 1234
+
+
 @pytest.mark.parametrize(
     "out, ref, says",
     [

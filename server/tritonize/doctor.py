@@ -63,7 +63,7 @@ def cmd_doctor(args) -> int:
     settings = Settings()
     info = probe_machine()
     lines = [
-        f"tritonize doctor",
+        "tritonize doctor",
         f"  python       {platform.python_version()} ({sys.executable})",
     ]
     ok = True

@@ -30,10 +30,10 @@ def result_row(r: CandidateResult, report: Report) -> list[str]:
 def _table(headers: list[str], rows: list[list[str]], max_last: int = 90) -> str:
     rows = [[c if i < len(headers) - 1 else (c if len(c) <= max_last else c[: max_last - 1] + "…") for i, c in enumerate(row)] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
     out = [line, "  ".join("-" * w for w in widths)]
     for row in rows:
-        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(out)
 
 

@@ -6,6 +6,7 @@ A case is `cases/<name>.py` with header comments:
   # problem: <file>         in problems/
   # settings: strict        optional: verify with strict=True (torch fallbacks fatal)
   # finding: <rule>         optional: a finding the result must record
+  # says: <text>            optional: text the result's message must contain
   # needs: cuda             optional: run only on a GPU machine
   # known-gap: <why>        optional: the verifier is known to get this one wrong (strict xfail)
 """
@@ -37,6 +38,7 @@ class Case:
     finding: str | None = None
     needs: str | None = None
     gap: str | None = None
+    says: str | None = None
     doc: str = ""
 
     @property
@@ -61,7 +63,7 @@ def load_cases(include_cuda: bool = False) -> list[Case]:
                     break
         case = Case(name=os.path.basename(path)[:-3], path=path, expect=head["expect"], problem=head["problem"],
                     strict=head.get("settings") == "strict", finding=head.get("finding"), needs=head.get("needs"),
-                    gap=head.get("known-gap"), doc=doc)
+                    gap=head.get("known-gap"), says=head.get("says"), doc=doc)
         if case.needs == "cuda" and not include_cuda:
             continue
         cases.append(case)
@@ -117,6 +119,8 @@ def verdict_problems(case: Case, result) -> list[str]:
         problems.append(f"expected {case.expect}, got {got}: {result.message}")
     if not result.passed and (not result.message or not result.message.strip() or "\n" in result.message.strip()):
         problems.append(f"message is not one readable line: {result.message!r}")
+    if case.says and case.says not in result.message:
+        problems.append(f"message does not say {case.says!r}: {result.message!r}")
     if case.finding and case.finding not in {f.rule for f in result.findings}:
         problems.append(f"finding {case.finding} not recorded: {[f.rule for f in result.findings]}")
     return problems

@@ -42,7 +42,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     candidate = Candidate(code=code, origin="file:" + os.path.basename(args.candidate),
                           candidate_id=os.path.basename(args.candidate))
-    pool = WorkerPool(settings)
+    pool = WorkerPool(settings, standby=False)  # one job, then exit: a spare worker would only cost CPU
     try:
         pool.start()
         device = pool.device_info()

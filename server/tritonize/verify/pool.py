@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -54,6 +54,7 @@ class DeviceInfo:
     name: str  # "NVIDIA H100 80GB HBM3" | "cpu (TRITON_INTERPRET=1)"
     count: int = 1  # CUDA devices used
     versions: dict[str, str] = field(default_factory=dict)  # python, torch, triton, cuda
+    sandbox: dict[str, str] = field(default_factory=dict)  # layer → state, e.g. "network": "network namespace"
 
     @property
     def timed(self) -> bool:
@@ -129,14 +130,14 @@ class _Task:
 # ---- one worker process ----------------------------------------------------------------------------
 
 
-class _Slot:
-    """One worker process and the thread that drives it; respawns the process after a failure."""
+class _Proc:
+    """One worker process: its pipes, the tail of what it printed, and its own directory (jobs,
+    Triton cache, HOME), which goes away with it."""
 
-    def __init__(self, pool: WorkerPool, index: int, device_spec: str) -> None:
+    def __init__(self, pool: WorkerPool, spec: str, *, standby: bool = False) -> None:
         self.pool = pool
-        self.index = index
-        self.device_spec = device_spec
-        self.dir = os.path.join(pool.root, f"slot{index}")
+        self.spec = spec  # device spec; for a standby the device kind ("cpu" | "cuda")
+        self.dir = os.path.join(pool.root, f"w{next(pool._worker_ids)}")
         self.proc: subprocess.Popen | None = None
         self.fd_job = -1
         self.reader: protocol.Reader | None = None
@@ -144,88 +145,105 @@ class _Slot:
         self.log_tail: collections.deque[bytes] = collections.deque()
         self.log_size = 0
         self.log_lock = threading.Lock()
-        self.current: _Task | None = None
-        self.thread = threading.Thread(target=self._loop, name=f"tritonize-verify-slot{index}", daemon=True)
+        self._spawn(standby)
 
-    # -- process lifetime --
-
-    def spawn(self) -> None:
+    def _spawn(self, standby: bool) -> None:
+        """Start the process. Call from a thread that lives as long as the pool: PR_SET_PDEATHSIG
+        fires when the spawning *thread* exits."""
         os.makedirs(self.dir, exist_ok=True)
-        shutil.rmtree(os.path.join(self.dir, "jobs"), ignore_errors=True)
         r_job, w_job = os.pipe()
         r_res, w_res = os.pipe()
         r_log, w_log = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_SERVER_DIR, env.get("PYTHONPATH", "")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack into the log tail
+        env = worker_env(os.environ, home=os.path.join(self.dir, "home"))
         cmd = [sys.executable, "-m", "tritonize.verify.worker", "--fd-in", str(r_job), "--fd-out", str(w_res),
-               "--root", self.dir, "--device", self.device_spec, "--parent", str(os.getpid())]
+               "--root", self.dir, "--device", self.spec, "--parent", str(os.getpid())]
+        if standby:
+            cmd.append("--standby")
         try:
-            # Spawned from this long-lived slot thread: PR_SET_PDEATHSIG fires when the spawning
-            # thread exits, and this thread lives as long as the pool.
+            # The worker applies its sandbox (rlimits, network namespace, parent-death signal) as its
+            # first act, single-threaded, before importing torch: no preexec_fn in this threaded server.
             self.proc = subprocess.Popen(cmd, pass_fds=(r_job, w_res), stdin=subprocess.DEVNULL, stdout=w_log,
                                          stderr=w_log, env=env, start_new_session=True, cwd=self.dir)
+        except BaseException:
+            for fd in (w_job, r_res, r_log):
+                os.close(fd)
+            raise
         finally:
             for fd in (r_job, w_res, w_log):
                 os.close(fd)
         self.fd_job = w_job
         self.reader = protocol.Reader(r_res)
-        self.hello = None
-        with self.log_lock:
-            self.log_tail.clear()
-            self.log_size = 0
-        threading.Thread(target=self._drain_log, args=(r_log, self.proc), daemon=True,
-                         name=f"tritonize-verify-log{self.index}").start()
+        threading.Thread(target=self._drain_log, args=(r_log,), daemon=True,
+                         name=f"tritonize-verify-log-{os.path.basename(self.dir)}").start()
         self.pool._count("spawned")
 
-    def _drain_log(self, fd: int, proc: subprocess.Popen) -> None:
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def _drain_log(self, fd: int) -> None:
         """Keep the last LOG_TAIL_BYTES of the worker's stdout/stderr; mirror up to 1 MB to a file."""
-        path = os.path.join(self.dir, "worker.log")
         written = 0
+        log = None
         try:
-            with open(path, "ab") as log:
-                while True:
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        break
-                    if self.proc is proc:
-                        with self.log_lock:
-                            self.log_tail.append(chunk)
-                            self.log_size += len(chunk)
-                            while self.log_size > LOG_TAIL_BYTES and len(self.log_tail) > 1:
-                                self.log_size -= len(self.log_tail.popleft())
-                    if written < LOG_FILE_LIMIT:
+            with contextlib.suppress(OSError):
+                log = open(os.path.join(self.dir, "worker.log"), "ab")  # noqa: SIM115 - closed below
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                with self.log_lock:
+                    self.log_tail.append(chunk)
+                    self.log_size += len(chunk)
+                    while self.log_size > LOG_TAIL_BYTES and len(self.log_tail) > 1:
+                        self.log_size -= len(self.log_tail.popleft())
+                if log is not None and written < LOG_FILE_LIMIT:
+                    with contextlib.suppress(OSError):
                         log.write(chunk[: LOG_FILE_LIMIT - written])
                         log.flush()
-                        written += len(chunk)
+                    written += len(chunk)
         except OSError:
             pass
         finally:
             os.close(fd)
+            if log is not None:
+                with contextlib.suppress(OSError):
+                    log.close()
 
     def tail(self, lines: int = 20) -> str:
         with self.log_lock:
             text = b"".join(self.log_tail)[-LOG_TAIL_BYTES:].decode(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_hello(self) -> dict[str, Any]:
+    def wait_for(self, kind: str, timeout: float = STARTUP_TIMEOUT_S) -> dict[str, Any]:
+        """Wait for the worker's `ready` (standby imported torch) or `hello` (serving) message."""
         assert self.reader is not None and self.proc is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.pool.closed:
             try:
                 msg = self.reader.recv(timeout=0.2)
             except protocol.ProtocolError as e:
                 raise WorkerStartError(f"worker sent garbage while starting: {e}") from None
-            if msg is not None and msg.get("type") == "hello":
-                self.hello = msg
+            if msg is not None and msg.get("type") == kind:
+                if kind == "hello":
+                    self.hello = msg
                 return msg
             if self.reader.eof:
-                rc = self._reap()
+                rc = self.reap()
                 time.sleep(0.05)  # let the log drain catch the last lines
                 raise WorkerStartError(f"verify worker failed to start ({describe_exit(rc)}): {self.tail(8)}")
         self.kill()
         raise WorkerStartError("verify worker did not start" if not self.pool.closed else "pool closed")
+
+    def activate(self, spec: str) -> dict[str, Any]:
+        """Turn a standby into a serving worker for `spec` (it initialises the device now)."""
+        self.wait_for("ready")
+        self.spec = spec
+        try:
+            protocol.send(self.fd_job, {"type": "activate", "device": spec})
+        except OSError:
+            pass  # it died: wait_for sees end of stream
+        return self.wait_for("hello")
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (the worker and anything it spawned)."""
@@ -237,7 +255,7 @@ class _Slot:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
 
-    def _reap(self) -> int | None:
+    def reap(self) -> int | None:
         proc = self.proc
         if proc is None:
             return None
@@ -248,11 +266,10 @@ class _Slot:
             return proc.wait(timeout=5)
 
     def retire(self) -> None:
-        """Kill the worker and release its pipes (the slot spawns a new one when needed)."""
+        """Kill the worker (and its process group), release its pipes, delete its directory."""
         self.kill()
-        self._reap()
-        # Anything the worker started in its process group goes too.
-        if self.proc is not None:
+        self.reap()
+        if self.proc is not None:  # anything the worker started in its process group goes too
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
         for fd in (self.fd_job, self.reader.fd if self.reader else -1):
@@ -263,16 +280,140 @@ class _Slot:
         self.reader = None
         self.proc = None
         self.hello = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def worker_env(base: Mapping[str, str], home: str) -> dict[str, str]:
+    """The worker's environment: `sandbox.clean_env` (no keys or tokens, HOME in the worker's dir)
+    plus what the worker needs to run."""
+    from . import sandbox  # torch-free: env filtering and rlimit helpers only
+
+    env = sandbox.clean_env(base, home=home)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SERVER_DIR, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack into the log tail
+    return env
+
+
+class _Standby:
+    """One spare worker per device kind, started ahead: it has imported torch and triton but not
+    initialised CUDA (no GPU memory held), so a crashed or timed-out worker is replaced in well under
+    a second on CPU (CUDA init on GPU) instead of a full start. Taking it starts the next one."""
+
+    def __init__(self, pool: WorkerPool, kind: str) -> None:
+        self.pool = pool
+        self.kind = kind
+        self.proc: _Proc | None = None
+        self.cond = threading.Condition()
+        self.failures = 0
+        # The spawning thread must live as long as the pool (PR_SET_PDEATHSIG).
+        self.thread = threading.Thread(target=self._loop, name=f"tritonize-verify-standby-{kind}", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.pool.closed:
+            with self.cond:
+                while self.proc is not None and not self.pool.closed:
+                    self.cond.wait(0.5)
+            if self.pool.closed:
+                break
+            if self.failures:
+                time.sleep(min(10.0, 0.5 * 2 ** self.failures))
+            try:
+                proc = _Proc(self.pool, self.kind, standby=True)
+            except OSError as e:
+                self.failures += 1
+                self.pool.log(f"cannot start a standby verify worker: {e}")
+                continue
+            with self.cond:
+                self.proc = proc
+        self.discard()
+
+    def take(self) -> _Proc | None:
+        """The standby process (maybe still importing), or None if there is none right now."""
+        with self.cond:
+            proc, self.proc = self.proc, None
+            self.cond.notify_all()
+        if proc is not None and proc.reader is not None and proc.reader.eof:
+            proc.retire()
+            return None
+        return proc
+
+    def failed(self) -> None:
+        self.failures += 1
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    def discard(self) -> None:
+        with self.cond:
+            proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.retire()
+
+    def pid(self) -> int | None:
+        proc = self.proc
+        return proc.pid if proc is not None else None
+
+
+class _Slot:
+    """Runs jobs on one worker process; replaces the process (from the standby when there is one)
+    after a failure."""
+
+    def __init__(self, pool: WorkerPool, index: int, device_spec: str) -> None:
+        self.pool = pool
+        self.index = index
+        self.device_spec = device_spec
+        self.w: _Proc | None = None
+        self.current: _Task | None = None
+        self.thread = threading.Thread(target=self._loop, name=f"tritonize-verify-slot{index}", daemon=True)
+
+    # -- process lifetime --
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        w = self.w
+        return w.proc if w is not None else None
+
+    def _start_worker(self) -> dict[str, Any]:
+        standby = self.pool._standby_for(self.device_spec)
+        w = standby.take() if standby is not None else None
+        if w is not None:
+            self.w = w
+            try:
+                info = w.activate(self.device_spec)
+            except WorkerStartError:
+                standby.failed()  # type: ignore[union-attr]
+                w.retire()
+                self.w = None
+            else:
+                standby.succeeded()  # type: ignore[union-attr]
+                self.pool._count("standby_used")
+                return info
+        self.w = _Proc(self.pool, self.device_spec)
+        return self.w.wait_for("hello")
+
+    def kill(self) -> None:
+        w = self.w
+        if w is not None:
+            w.kill()
+
+    def retire(self) -> None:
+        w, self.w = self.w, None
+        if w is not None:
+            w.retire()
+
+    def tail(self, lines: int = 20) -> str:
+        w = self.w
+        return w.tail(lines) if w is not None else ""
 
     # -- the slot thread --
 
     def _loop(self) -> None:
         failures = 0
         while not self.pool.closed:
-            if self.proc is None:
+            if self.w is None:
                 try:
-                    self.spawn()
-                    info = self.wait_hello()
+                    info = self._start_worker()
                     failures = 0
                     self.pool._on_hello(self, info)
                 except WorkerStartError as e:
@@ -296,7 +437,8 @@ class _Slot:
         self.retire()
 
     def _run(self, task: _Task) -> None:
-        assert self.reader is not None
+        w = self.w
+        assert w is not None and w.reader is not None
         if task.state == "done":  # cancelled between leaving the queue and reaching here
             return
         job_id = next(self.pool._ids)
@@ -308,7 +450,7 @@ class _Slot:
         stage = "starting"
         started = time.monotonic()
         try:
-            protocol.send(self.fd_job, {"type": "job", "id": job_id, "nonce": nonce, "op": task.op, **task.body})
+            protocol.send(w.fd_job, {"type": "job", "id": job_id, "nonce": nonce, "op": task.op, **task.body})
         except OSError:
             pass  # the worker is gone; the read below sees end of stream
         deadline = started + timeout
@@ -325,14 +467,14 @@ class _Slot:
                     task.finish(lambda m=message: task.on_failure(_Failure("timeout", m)))
                     return
                 try:
-                    msg = self.reader.recv(timeout=min(0.1, remaining))
+                    msg = w.reader.recv(timeout=min(0.1, remaining))
                 except protocol.ProtocolError as e:
                     self.retire()
                     message = f"worker protocol broken during {stage}: {e}"
                     task.finish(lambda m=message: task.on_failure(_Failure("crash", m)))
                     return
                 if msg is None:
-                    if self.reader.eof:
+                    if w.reader.eof:
                         self._crashed(task, stage)
                         return
                     continue
@@ -368,7 +510,8 @@ class _Slot:
         task.finish(lambda: task.on_result(msg))
 
     def _crashed(self, task: _Task, stage: str) -> None:
-        rc = self._reap()
+        w = self.w
+        rc = w.reap() if w is not None else None
         time.sleep(0.05)  # the log pipe may still hold the last lines (faulthandler output)
         tail = self.tail(30)
         self.retire()
@@ -422,7 +565,9 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, *, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, *, log: Callable[[str], None] | None = None,
+                 standby: bool | None = None) -> None:
+        """`standby`: keep one spare worker started ahead (default on; TRITONIZE_STANDBY=0 turns it off)."""
         self.settings = settings
         self.log = log or (lambda _msg: None)
         self.root = tempfile.mkdtemp(prefix="tritonize-verify-")
@@ -435,6 +580,9 @@ class WorkerPool:
         self._info: DeviceInfo | None = None
         self._start_error: str | None = None
         self._ids = itertools.count(1)
+        self._worker_ids = itertools.count(1)
+        self._use_standby = standby if standby is not None else os.environ.get("TRITONIZE_STANDBY", "1") != "0"
+        self._standbys: dict[str, _Standby] = {}
         self._stats: dict[str, float] = collections.defaultdict(float)
         self.started_at: float | None = None
         _POOLS.add(self)
@@ -474,15 +622,27 @@ class WorkerPool:
                     extra = ["cpu"] * (_cpu_workers() - 1)
                 self._info = DeviceInfo(kind=str(info.get("kind")), name=str(info.get("name")),
                                         count=1 + len(extra) if info.get("kind") == "cuda" else 1,
-                                        versions=dict(info.get("versions") or {}))
+                                        versions=dict(info.get("versions") or {}),
+                                        sandbox=dict(info.get("sandbox") or {}))
                 self.log(f"verify worker ready: {self._info.name} ({self._stats['startup_s']:.1f} s)")
                 new = [_Slot(self, len(self._slots) + i, spec) for i, spec in enumerate(extra)]
                 self._slots.extend(new)
+                kind = "cuda" if info.get("kind") == "cuda" else "cpu"
+                standby = _Standby(self, kind) if self._use_standby else None
+                if standby is not None:
+                    self._standbys[kind] = standby
             else:
-                new = []
+                new, standby = [], None
         for s in new:
             s.thread.start()
+        if standby is not None:
+            standby.thread.start()
         self._hello.set()
+
+    def _standby_for(self, spec: str) -> _Standby | None:
+        kind = "cpu" if spec == "cpu" else "cuda" if spec.startswith("cuda") else ""
+        with self._lock:
+            return self._standbys.get(kind)
 
     def _on_start_failure(self, slot: _Slot, message: str, failures: int) -> None:
         self.log(message)
@@ -503,6 +663,7 @@ class WorkerPool:
             self.closed = True
             queued, self._queue = list(self._queue), collections.deque()
             slots = list(self._slots)
+            standbys = list(self._standbys.values())
             self._lock.notify_all()
         for task in queued:
             task.finish(lambda t=task: t.on_failure(_Failure("closed", "the verifier was shut down")))
@@ -515,6 +676,10 @@ class WorkerPool:
             task = slot.current
             if task is not None:
                 task.finish(lambda t=task: t.on_failure(_Failure("closed", "the verifier was shut down")))
+        for standby in standbys:
+            if standby.thread.is_alive() and standby.thread is not threading.current_thread():
+                standby.thread.join(timeout=10)
+            standby.discard()
         self._hello.set()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -536,10 +701,15 @@ class WorkerPool:
         return self._info
 
     def worker_pids(self) -> list[int]:
-        return [s.proc.pid for s in list(self._slots) if s.proc is not None]
+        """Processes serving jobs (the standby, if any, is `standby_pids()`)."""
+        return [p.pid for s in list(self._slots) if (p := s.proc) is not None]
+
+    def standby_pids(self) -> list[int]:
+        return [pid for sb in list(self._standbys.values()) if (pid := sb.pid()) is not None]
 
     def stats(self) -> dict[str, float]:
-        """Counters (spawned, jobs, crashes, timeouts, recycled) and seconds per op and for start-up."""
+        """Counters (spawned, jobs, crashes, timeouts, recycled, standby_used) and seconds per op and
+        for start-up."""
         with self._lock:
             return dict(self._stats)
 

@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 MiB = 1024 * 1024
 
 # Executables Triton's own code may run while compiling a kernel (ptxas, the C compiler for its
-# launcher stubs, ldconfig to find libcuda).
-TRITON_TOOLS = re.compile(r"^(ptxas(-blackwell)?|nvdisasm|cuobjdump|nvcc|ldconfig(\.real)?|gcc|g\+\+|cc|c\+\+|clang(\+\+)?(-\d+)?|ld(\.lld)?|hipcc|amdclang(\+\+)?|nvidia-smi)$")
+# launcher stubs, ldconfig to find libcuda, and `file`, which platform.architecture() runs when
+# triton/runtime/build.py keys its launcher cache).
+TRITON_TOOLS = re.compile(r"^(ptxas(-blackwell)?|nvdisasm|cuobjdump|nvcc|ldconfig(\.real)?|gcc|g\+\+|cc|c\+\+|clang(\+\+)?(-\d+)?|ld(\.lld)?|hipcc|amdclang(\+\+)?|nvidia-smi|file)$")
 # Credential files, never readable from candidate code (relative to the real home directory).
 SECRET_HOME_PATHS = (".ssh", ".aws", ".gnupg", ".netrc", ".git-credentials", ".docker", ".kube", ".azure",
                      ".config/gh", ".config/gcloud", ".huggingface", ".cache/huggingface/token", ".pypirc",
@@ -115,7 +116,10 @@ _TRUSTED_SITE = ("site-packages", "dist-packages")
 _KEEP_ENV = re.compile(
     r"^(PATH|LANG|LANGUAGE|TZ|TERM|LD_LIBRARY_PATH|VIRTUAL_ENV|CONDA_PREFIX|OMP_NUM_THREADS|MKL_\w+|OPENBLAS_\w+"
     r"|LC_\w+|CUDA_\w+|NVIDIA_\w+|TRITON_\w+|TORCH_\w+|TORCHINDUCTOR_\w+|HIP_\w+|ROCM_\w+|ROCR_\w+|CC|CXX"
-    r"|PYTHONPATH|PYTHONHASHSEED|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE|PYTHONFAULTHANDLER|TRITONIZE_\w+)$"
+    r"|PYTHONPATH|PYTHONHASHSEED|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE|PYTHONFAULTHANDLER|TRITONIZE_\w+"
+    # toolchain paths for the C compiler Triton runs, allocator settings, and the user name
+    # (getpass.getuser() picks cache dirs; a uid without a passwd entry has no other source)
+    r"|CPATH|LIBRARY_PATH|C_INCLUDE_PATH|CPLUS_INCLUDE_PATH|PYTORCH_\w+|TMPDIR|USER|LOGNAME)$"
 )
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE)", re.I)
 _SECRET_PREFIX = ("AWS_", "OPENAI_", "HF_", "HUGGING", "GITHUB_", "GH_", "ANTHROPIC_", "AZURE_", "GOOGLE_", "GCP_")

@@ -1,7 +1,11 @@
 """A verify worker: `python -m tritonize.verify.worker --fd-in R --fd-out W --root DIR --device SPEC`.
 
-One long-lived process per GPU (or CPU slot). It imports torch and triton and initialises CUDA once,
-says hello, then runs jobs sent by the pool (verify/pool.py) over a dedicated pipe pair. Its fd 1/2
+One long-lived process per GPU (or CPU slot). Its first act, while still single-threaded, is the
+sandbox (rlimits, network namespace: verify/sandbox.py). Then it imports torch and triton and
+initialises CUDA once, says hello, and runs jobs sent by the pool (verify/pool.py) over a dedicated
+pipe pair. With `--standby` it stops after the imports, says `ready`, and waits for an `activate`
+message naming the device: the pool keeps one such spare to replace a failed worker at once, and a
+spare holds no CUDA context (no GPU memory) until it is activated. Its fd 1/2
 go to a pipe the pool drains (candidate prints never touch the protocol). It dies with its parent
 (PR_SET_PDEATHSIG). After a job that may have poisoned the CUDA context, or that changed torch or
 triton callables (a candidate monkeypatching them), it asks to be recycled.
@@ -42,6 +46,18 @@ def _setup_env(root: str, device: str) -> None:
     os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
     if device == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
+    elif device.startswith("cuda"):  # a GPU standby imports triton before it knows its device index
+        os.environ.pop("TRITON_INTERPRET", None)
+
+
+def _sandbox(root: str, device: str) -> None:
+    """rlimits, network namespace and the audit hook, before torch is imported: an unprivileged
+    network namespace needs a single-threaded process, which this still is. (Doing it here rather
+    than in a `preexec_fn` keeps fork-unsafe Python out of the threaded server.)"""
+    from . import sandbox
+
+    cuda = False if device == "cpu" else True if device.startswith("cuda") else None
+    sandbox.install(root, sandbox.Limits(cuda=cuda))
 
 
 def _select_device(spec: str) -> tuple[Any, dict[str, Any]]:
@@ -143,14 +159,34 @@ class Worker:
         self.device: Any = None
         self.pristine: dict[str, Any] = {}
 
+    def preload(self) -> None:
+        """The slow, device-free part of starting: import torch, triton and the checker."""
+        import torch  # noqa: F401
+        import triton  # noqa: F401  (TRITON_INTERPRET is already set for CPU workers)
+
+        from . import runtime
+
+        runtime.install_launch_hook()
+
+    def wait_activate(self) -> bool:
+        """Standby: say `ready`, then wait for the device to serve (False: the pool is gone)."""
+        protocol.send(self.fd_out, {"type": "ready", "pid": os.getpid()})
+        while True:
+            msg = self.reader.recv()
+            if msg is None or msg.get("type") == "exit":
+                return False
+            if msg.get("type") == "activate":
+                self.device_spec = str(msg.get("device") or self.device_spec)
+                return True
+
     def start(self) -> None:
         from . import runtime, sandbox
 
+        self.preload()
         self.device, info = _select_device(self.device_spec)
-        runtime.install_launch_hook()
-        runtime.warm_up(self.device)  # lazy imports now (during generation), not in the first job
-        sandbox.install(self.root)
+        runtime.warm_up(self.device)  # lazy work now (during generation), not in the first job
         self.pristine = fingerprint()
+        info["sandbox"] = sandbox.status()
         protocol.send(self.fd_out, {"type": "hello", "pid": os.getpid(), **info})
 
     def serve(self) -> None:
@@ -247,10 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--parent", type=int, default=0)
+    parser.add_argument("--standby", action="store_true", help="import, say ready, wait for `activate`")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
     _setup_env(args.root, args.device)
+    _sandbox(args.root, args.device)
     worker = Worker(args.fd_in, args.fd_out, args.root, args.device)
+    if args.standby:
+        worker.preload()
+        if not worker.wait_activate():
+            os._exit(0)
+        _setup_env(args.root, worker.device_spec)
     worker.start()
     worker.serve()
     sys.stdout.flush()

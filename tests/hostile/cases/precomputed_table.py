@@ -1,7 +1,8 @@
 # expect: mismatch
 # problem: add_scale.py
-# known-gap: verification seeds are predictable (BASE_SEED + i); a candidate can precompute them
-# Recomputes the recipe for guessed seeds in __init__ and looks outputs up by the first input value.
+# says: mismatch
+# Recomputes the recipe for guessed seeds in __init__ and looks outputs up by the first input value;
+# input seeds are drawn per job (os.urandom), so the table misses and the zeros fallback mismatches.
 import torch
 import torch.nn as nn
 import triton

@@ -1,5 +1,6 @@
 # expect: mismatch
 # problem: tiny_outputs.py
+# says: relative error norm
 # Outputs are ~1e-6 (under atol): zeros pass allclose, not the error norm.
 import torch
 import torch.nn as nn

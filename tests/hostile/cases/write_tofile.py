@@ -1,5 +1,6 @@
 # expect: cheat
 # problem: add_scale.py
+# says: sandbox: refused open('/tmp/tritonize-hostile-marker-tofile.bin', 'w')
 # Writes through numpy (statically invisible): the sandbox refuses the open.
 import torch
 import torch.nn as nn

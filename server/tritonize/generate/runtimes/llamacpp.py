@@ -1,17 +1,24 @@
 """llama.cpp runtime (runs in the model host only: it imports llama_cpp).
 
 llama.cpp samples one sequence at a time, so the n samples run one after another with seeds
-seed, seed+1, ...; each is streamed, so cancel and the end of the code block are seen per token.
+seed, seed+1, .... The loop is ours, token by token (`Llama.generate`), rather than
+`create_completion(stream=True)`: that stream yields nothing while the text so far is not valid
+UTF-8 (and re-decodes all of it at every step), so a cancel could go unseen for minutes. Here the
+stop flag and the end of the code block are checked after every token, and text is decoded
+incrementally.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 import time
 from collections.abc import Callable
 
+import llama_cpp
 from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from . import SampleRequest, code_block_closed, cut_after_block
 
@@ -27,42 +34,70 @@ class LlamaCppRuntime:
         self.model_name = os.path.basename(path).removesuffix(".gguf")
         self.describe = f"{self.model_name} (llama.cpp, {gpu_layers if gpu_layers >= 0 else 'all'} GPU layers)"
 
-    def _stream(self, req: SampleRequest, seed: int):
-        common = dict(max_tokens=req.max_new_tokens, temperature=req.temperature, top_p=req.top_p, seed=seed, stream=True)
-        if req.messages is not None:
-            for chunk in self.llm.create_chat_completion(messages=req.messages, **common):
-                yield chunk["choices"][0].get("delta", {}).get("content") or ""
-        else:
-            for chunk in self.llm.create_completion(prompt=req.prompt, **common):
-                yield chunk["choices"][0].get("text") or ""
+    def _token_text(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode(errors="replace")
+
+    def prompt_tokens(self, req: SampleRequest) -> list[int]:
+        if req.messages is None:
+            return self.llm.tokenize(req.prompt.encode(), add_bos=True, special=False)
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("this GGUF has no chat template (tokenizer.chat_template); set model.chat_template to false")
+        formatter = Jinja2ChatFormatter(template=template, eos_token=self._token_text(self.llm.token_eos()),
+                                        bos_token=self._token_text(self.llm.token_bos()))
+        prompt = formatter(messages=req.messages).prompt
+        return self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+
+    def _is_end(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
 
     def generate(self, req: SampleRequest, emit: Emit, stop: threading.Event) -> list[str]:
+        prompt = self.prompt_tokens(req)
+        if len(prompt) + req.max_new_tokens > self.llm.n_ctx():
+            raise ValueError(f"prompt ({len(prompt)} tokens) + max_new_tokens ({req.max_new_tokens}) exceed "
+                             f"the context size {self.llm.n_ctx()} (model.n_ctx)")
         total = req.n * req.max_new_tokens
-        tokens = 0
-        last_report = 0.0
+        progress = {"tokens": 0, "last": 0.0}
         texts: list[str] = []
         for i in range(req.n):
             if stop.is_set():
                 break
-            text = ""
-            stream = self._stream(req, req.seed + i)
-            try:
-                for piece in stream:
-                    tokens += 1
-                    text += piece
-                    if i == 0 and piece:
-                        emit({"type": "text", "seq": 0, "delta": piece})
-                    now = time.monotonic()
-                    if now - last_report >= REPORT_EVERY_S:
-                        last_report = now
-                        emit({"type": "progress", "tokens": tokens, "total": total})
-                    if stop.is_set() or (req.stop_at_block_end and code_block_closed(text)):
-                        break
-            finally:
-                stream.close()  # ends llama.cpp's generation loop at once
+            text = self._sample(prompt, req, req.seed + i, stop, emit, progress, total, stream=i == 0)
             texts.append(cut_after_block(text) if req.stop_at_block_end else text)
-        emit({"type": "progress", "tokens": tokens, "total": total})
+        emit({"type": "progress", "tokens": progress["tokens"], "total": total})
         return texts
+
+    def _sample(self, prompt: list[int], req: SampleRequest, seed: int, stop: threading.Event, emit: Emit,
+                progress: dict, total: int, stream: bool) -> str:
+        self.llm.set_seed(seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        produced = 0
+        sampling = req.temperature > 0
+        tokens = self.llm.generate(prompt, top_k=0 if sampling else 1, top_p=req.top_p, min_p=0.0,
+                                   temp=req.temperature, repeat_penalty=1.0, reset=True)
+        try:
+            for token in tokens:
+                if stop.is_set() or self._is_end(token):
+                    break
+                produced += 1
+                progress["tokens"] += 1
+                piece = decoder.decode(self.llm.detokenize([token]))
+                text += piece
+                if stream and piece:
+                    emit({"type": "text", "seq": 0, "delta": piece})
+                now = time.monotonic()
+                if now - progress["last"] >= REPORT_EVERY_S:
+                    progress["last"] = now
+                    emit({"type": "progress", "tokens": progress["tokens"], "total": total})
+                if produced >= req.max_new_tokens or (req.stop_at_block_end and code_block_closed(text)):
+                    break
+        finally:
+            tokens.close()
+        tail = decoder.decode(b"", final=True)
+        if stream and tail:
+            emit({"type": "text", "seq": 0, "delta": tail})
+        return text + tail
 
     def close(self) -> None:
         self.llm.close()

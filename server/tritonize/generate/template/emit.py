@@ -17,7 +17,7 @@ from .fuse import Group
 from .graph import Graph, Guard, Node, Unsupported
 from .ops import TANH_HELPER
 from .patterns.common import Emitted, Namer
-from .patterns.gemm import GemmConfig, emit_gemm
+from .patterns.gemm import TRANSPOSE_KERNEL, GemmConfig, emit_gemm
 from .patterns.gemm import configs_for as gemm_configs
 from .patterns.pointwise import CONFIGS as POINTWISE_CONFIGS
 from .patterns.pointwise import emit_pointwise
@@ -109,10 +109,15 @@ def _configs(g: Group) -> list[Any]:
     if g.kind == "gemm":
         return gemm_configs(g.gemm.args[0].dtype)
     if g.kind == "rows":
-        n_cols = 1
-        for d in g.red:
-            n_cols *= g.domain[d]
-        return rows_configs(n_cols)
+        n_cols = n_rows = 1
+        for d, size in enumerate(g.domain):
+            if d in g.red:
+                n_cols *= size
+            else:
+                n_rows *= size
+        # Kept innermost dim (x.sum(1) of [B, N, M]): neighbouring rows are neighbours in memory.
+        inner_kept = bool(g.domain) and (len(g.domain) - 1) not in g.red and g.domain[-1] > 1
+        return rows_configs(n_cols, n_rows, inner_kept)
     return list(POINTWISE_CONFIGS)
 
 
@@ -179,6 +184,8 @@ def emit_candidate(
         helpers.append(TANH_HELPER)
     if any("row_strides" in em.notes for em in kernels):
         helpers.append(ROW_STRIDES_HELPER)
+    if any("transpose_kn" in em.notes for em in kernels):
+        helpers.append(TRANSPOSE_KERNEL)
     blocks = []
     for em in kernels:
         blocks += [em.kernel, em.wrapper]

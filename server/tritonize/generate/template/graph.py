@@ -11,6 +11,11 @@ Worker side (imports torch). `capture(model, inputs)` symbolically traces `Model
 - `py`     a Python value computed in `forward` (x.size(0), x.shape[-1] ** 0.5, ...)
 - `input` / `param` leaves (forward arguments; parameters and buffers as `self.<path>`)
 
+Numeric module attributes (`self.scale`, `self.act.negative_slope`) become `py` leaves that forward
+reads at run time; values that decide structure become `Guard`s forward checks (see _AttrTracer and
+docs/TEMPLATES.md). In-place ops are functionalised; a forward that mutates its inputs, parameters or
+buffers is refused.
+
 Composite ops are decomposed into primitives here (softmax = amax, sub, exp, sum, div; layer norm =
 mean, sub, mean-of-squares, rsqrt, ...), so the fusion pass sees one vocabulary. Anything else raises
 `Unsupported` with a message that names the construct and its source line; there is never a torch

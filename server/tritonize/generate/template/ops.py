@@ -1,7 +1,8 @@
 """Element-wise primitives: how each one reads in Triton (computed in fp32) and in a docstring.
 
 Each entry of PW maps an op name to (triton, formula): both take the argument expressions (already
-atomic: a variable name or a literal) and the op's attributes. Triton code uses `tl.*` / `tl.math.*`
+atomic: a variable name or a literal) and the op's attributes; an attribute read at run time
+(`self.act.negative_slope`) arrives as the name of the kernel's scalar argument. Triton code uses `tl.*` / `tl.math.*`
 only, because `triton.language.extra.libdevice` is missing under the interpreter; tanh is written
 through the sigmoid (`_tanh`, a helper emitted once per candidate).
 """

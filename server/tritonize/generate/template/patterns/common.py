@@ -16,7 +16,7 @@ from ..ops import formula, lit, triton_expr
 
 # Names the kernels and wrappers use themselves; leaves and temporaries never take them.
 RESERVED = {
-    "pid", "offs", "mask", "row", "cols", "rest", "start", "shape", "out", "out_ptr", "grid", "n_elements", "n_cols",
+    "pid", "offs", "mask", "row", "cols", "rest", "col_rest", "start", "shape", "out", "out_ptr", "grid", "n_elements", "n_cols",
     "n_rows", "a", "b", "acc", "tl", "triton", "torch", "math", "nn", "self", "BLOCK", "k", "result", "batch",
     "out_shape", "input", "better", "best", "offs_m", "offs_n", "offs_k", "out3", "batch_shape", "M", "N", "K",
     "n_batch", "k_mask", "a_ptrs", "b_ptrs", "out_ptrs", "pid_m", "pid_n", "num_pid_m", "num_pid_n", "group_id",

@@ -6,6 +6,13 @@ programs reuse B tiles from L2, masks for sizes that are not multiples of the ti
 passed as a [batch, rows, cols] view with its strides, so x @ w.T needs no transpose copy and batch
 dims broadcast (stride 0). fp32 inputs use IEEE fp32 dot products (no silent TF32) unless the user
 allowed TF32.
+
+IEEE fp32 dots run on the FMA units, which read the B tile from unswizzled shared memory: a B whose
+K dim is the contiguous one (nn.Linear's [N, K] weight read as [K, N]) makes every lane of a warp hit
+the same bank, halving throughput. For that case the wrapper first copies B into [K, N] row-major
+with a small transpose kernel (N·K·8 bytes of traffic, a few percent of the GEMM). 16-bit and TF32
+dots use tensor cores, whose shared-memory layouts take either order, so they read B in place.
+`EVEN_K` (K a multiple of BLOCK_K) drops the K masks from the inner loop.
 """
 
 from __future__ import annotations
@@ -33,9 +40,33 @@ class GemmConfig:
         return f"m{self.block_m}n{self.block_n}k{self.block_k}_w{self.num_warps}_s{self.num_stages}"
 
 
-# H100-sized tiles. fp32 tiles use BLOCK_K 32 to keep the pipelined stages within shared memory.
-CONFIGS_16BIT = [GemmConfig(128, 128, 64, 8, 3), GemmConfig(128, 256, 64, 8, 3), GemmConfig(128, 64, 32, 4, 4), GemmConfig(64, 64, 32, 4, 4)]
-CONFIGS_FP32 = [GemmConfig(128, 128, 32, 8, 3), GemmConfig(128, 64, 32, 4, 4), GemmConfig(64, 64, 32, 4, 4), GemmConfig(64, 128, 32, 4, 4)]
+# H100/H200-sized tiles, most promising first (the generator keeps the first n). fp32 tiles use
+# BLOCK_K 32 to keep the pipelined stages within shared memory and the FMA accumulators in registers.
+CONFIGS_16BIT = [GemmConfig(128, 256, 64, 8, 3), GemmConfig(128, 128, 64, 8, 3), GemmConfig(128, 128, 64, 4, 4), GemmConfig(128, 64, 32, 4, 4)]
+CONFIGS_FP32 = [GemmConfig(128, 128, 32, 8, 3), GemmConfig(128, 64, 32, 4, 4), GemmConfig(64, 128, 32, 4, 4), GemmConfig(256, 64, 32, 8, 3)]
+
+TRANSPOSE_KERNEL = '''@triton.jit
+def transpose_kn_kernel(src_ptr, dst_ptr, K, N, stride_sb, stride_sk, stride_sn, BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr):
+    """dst[b] = src[b] as a row-major [K, N] matrix (N contiguous), one program per BLOCK_K x BLOCK_N tile."""
+    pid_k = tl.program_id(axis=0)
+    pid_n = tl.program_id(axis=1)
+    batch = tl.program_id(axis=2)
+    offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask = (offs_k[:, None] < K) & (offs_n[None, :] < N)
+    tile = tl.load(src_ptr + batch * stride_sb + offs_k[:, None] * stride_sk + offs_n[None, :] * stride_sn, mask=mask)
+    tl.store(dst_ptr + batch * K * N + offs_k[:, None] * N + offs_n[None, :], tile, mask=mask)
+
+
+def transpose_kn(b):
+    """b [batch, K, N] copied so that N is contiguous (launches transpose_kn_kernel)."""
+    src = b[:1] if b.stride(0) == 0 else b  # a broadcast batch is transposed once and broadcast again
+    n_batch, K, N = src.shape
+    dst = torch.empty((n_batch, K, N), device=b.device, dtype=b.dtype)
+    grid = (triton.cdiv(K, 64), triton.cdiv(N, 64), n_batch)
+    transpose_kn_kernel[grid](src, dst, K, N, *src.stride(), BLOCK_K=64, BLOCK_N=64, num_warps=4)
+    return dst.expand(b.shape)
+'''
 
 
 def configs_for(dtype: torch.dtype) -> list[GemmConfig]:
@@ -81,7 +112,8 @@ def emit_gemm(group: Group, name: str, forward_names: dict[Node, str], cfg: Gemm
     params += ["stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk", "stride_bn", "stride_ob", "stride_om", "stride_on"]
     params += [f"{epi[x]}_stride_{s}" for x in epi_leaves for s in "bmn"]
     params += [scalar_local[s] for s in scalars]
-    params += ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr", "BLOCK_K: tl.constexpr", "GROUP_M: tl.constexpr", "INPUT_PRECISION: tl.constexpr"]
+    params += ["BLOCK_M: tl.constexpr", "BLOCK_N: tl.constexpr", "BLOCK_K: tl.constexpr", "GROUP_M: tl.constexpr", "EVEN_K: tl.constexpr"]
+    params += ["INPUT_PRECISION: tl.constexpr"]
     epilogue = ["    # Epilogue: the fused element-wise ops, on the fp32 tile before it is stored.", *body] if body else []
     kernel = "\n".join(
         [
@@ -108,9 +140,13 @@ def emit_gemm(group: Group, name: str, forward_names: dict[Node, str], cfg: Gemm
             "    b_ptrs = b_ptr + batch * stride_bb + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn",
             "    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)",
             "    for k in range(0, tl.cdiv(K, BLOCK_K)):",
-            "        k_mask = offs_k < K - k * BLOCK_K",
-            "        a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & k_mask[None, :], other=0.0)",
-            "        b = tl.load(b_ptrs, mask=k_mask[:, None] & (offs_n[None, :] < N), other=0.0)",
+            "        if EVEN_K:  # K is a multiple of BLOCK_K: no K mask in the inner loop",
+            "            a = tl.load(a_ptrs, mask=offs_m[:, None] < M, other=0.0)",
+            "            b = tl.load(b_ptrs, mask=offs_n[None, :] < N, other=0.0)",
+            "        else:",
+            "            k_mask = offs_k < K - k * BLOCK_K",
+            "            a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & k_mask[None, :], other=0.0)",
+            "            b = tl.load(b_ptrs, mask=k_mask[:, None] & (offs_n[None, :] < N), other=0.0)",
             "        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)",
             "        a_ptrs += BLOCK_K * stride_ak",
             "        b_ptrs += BLOCK_K * stride_bk",
@@ -127,7 +163,7 @@ def emit_gemm(group: Group, name: str, forward_names: dict[Node, str], cfg: Gemm
         setup = [
             f"    out_shape = (*{xa}.shape[:-1], {xb}.shape[0])",
             f"    a = {xa}.reshape(1, -1, {xa}.shape[-1])  # rows of the input, as one batch",
-            f"    b = {xb}.t().unsqueeze(0)  # weight [N, K] read as [K, N] through its strides, no copy",
+            f"    b = {xb}.t().unsqueeze(0)  # weight [N, K] viewed as [K, N] through its strides",
         ]
     else:
         setup = [
@@ -136,13 +172,19 @@ def emit_gemm(group: Group, name: str, forward_names: dict[Node, str], cfg: Gemm
             f"    a = {xa}.expand(*batch_shape, *{xa}.shape[-2:]).reshape(-1, *{xa}.shape[-2:])",
             f"    b = {xb}.expand(*batch_shape, *{xb}.shape[-2:]).reshape(-1, *{xb}.shape[-2:])",
         ]
+    fma = a_node.dtype == torch.float32 and not allow_tf32  # IEEE fp32: FMA units, B read from shared memory
+    if fma:
+        setup += [
+            "    if b.stride(1) == 1 and b.shape[2] > 1:",
+            "        b = transpose_kn(b)  # K-contiguous B: the FMA dot reads it with bank conflicts",
+        ]
     dtype = out_dtype_expr(group.root, leaves, local)
     precision = '"tf32"' if allow_tf32 else '"ieee" if a.dtype == torch.float32 else "tf32"'
     launch = ["a", "b", "out3"] + [f"{local[x]}.expand(out_shape).reshape(out3.shape)" for x in epi_leaves] + ["M", "N", "K"]
     launch += ["*a.stride()", "*b.stride()", "*out3.stride()"]
     launch += [f"*{local[x]}.expand(out_shape).reshape(out3.shape).stride()" for x in epi_leaves]
     launch += [scalar_local[s] for s in scalars]
-    launch += [f"BLOCK_M={cfg.block_m}", f"BLOCK_N={cfg.block_n}", f"BLOCK_K={cfg.block_k}", f"GROUP_M={cfg.group_m}"]
+    launch += [f"BLOCK_M={cfg.block_m}", f"BLOCK_N={cfg.block_n}", f"BLOCK_K={cfg.block_k}", f"GROUP_M={cfg.group_m}", f"EVEN_K=K % {cfg.block_k} == 0"]
     launch += [f"INPUT_PRECISION={precision}", f"num_warps={cfg.num_warps}", f"num_stages={cfg.num_stages}"]
     wrapper = "\n".join(
         [
@@ -160,4 +202,7 @@ def emit_gemm(group: Group, name: str, forward_names: dict[Node, str], cfg: Gemm
             "    return out",
         ]
     )
-    return Emitted(name, kernel, wrapper, leaves + scalars, uses_tanh=writer.uses_tanh)
+    em = Emitted(name, kernel, wrapper, leaves + scalars, uses_tanh=writer.uses_tanh)
+    if fma:
+        em.notes.append("transpose_kn")
+    return em
