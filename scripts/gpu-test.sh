@@ -12,7 +12,7 @@ if ! $PY -c "import pygls, lsprotocol, platformdirs, pytest_lsp" 2>/dev/null && 
 fi
 export PYTHONPATH=$PWD/server:${PYTHONPATH:-}
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_COMPILE_THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-4}
-STAGES=${STAGES:-"doctor tests hostile verify-bench bandwidth bench"}
+STAGES=${STAGES:-"doctor tests hostile verify-bench bandwidth llm-bench lsp-bench bench"}
 status=0
 stage() { echo; echo "=== $1 ($(date +%T))"; }
 for s in $STAGES; do

@@ -191,6 +191,10 @@ def _convert(
         results.append(fut.result())
     cancel.raise_if_cancelled()
     report.stage_seconds["verify"] = time.monotonic() - verify_started
+    # Worker-side seconds spent timing (candidates + baselines), summed over candidates; part of "verify".
+    timed = sum(r.phases.get("timing", 0.0) + r.phases.get("baselines", 0.0) for r in results)
+    if timed:
+        report.stage_seconds["time"] = timed
     report.results = results
     for r in results:
         if r.timing and r.timing.eager_ms:

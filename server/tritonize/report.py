@@ -75,6 +75,7 @@ class CandidateResult:
     findings: list[Finding] = field(default_factory=list)
     private_apis: bool = False  # uses torch._inductor or similar private runtime APIs
     seconds: float = 0.0  # wall time of this candidate's verification
+    phases: dict[str, float] = field(default_factory=dict)  # load, first_forward, correctness, baselines, timing
 
     @property
     def status(self) -> str:

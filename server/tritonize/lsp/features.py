@@ -19,7 +19,8 @@ from ..report import Report
 SOURCE = "tritonize"
 CMD_CONVERT = "tritonize.convert"
 CMD_SHOW_REPORT = "tritonize.showReport"
-COMMANDS = (CMD_CONVERT, CMD_SHOW_REPORT)
+CMD_VERIFY = "tritonize.verifyCandidate"
+COMMANDS = (CMD_CONVERT, CMD_SHOW_REPORT, CMD_VERIFY)
 GENERATED_SUFFIX = "Triton"
 
 

@@ -14,11 +14,12 @@ import os
 import sys
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
 from ..cancel import Cancelled, CancelToken, ProgressEvent
@@ -27,7 +28,10 @@ from ..problem import ModuleClass, Problem, ProblemError, extract, list_modules
 from ..report import Report
 from ..settings import Settings
 from . import features as F
-from .convert_job import ConversionRunner
+from . import verify_command as V
+from .convert_job import ConversionRunner, Job
+from .logs import USER, LogForwarder
+from .logs import configure as configure_logging
 from .settings import SECTION, SettingsLayers
 
 log = logging.getLogger("tritonize.lsp")
@@ -230,7 +234,7 @@ class TritonizeServer(LanguageServer):
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, f"tritonize: {name}: {err.message}"))
             return Outcome(None, None, text, version, err.message)
 
-        ptoken = await self._begin_progress(problem.name)
+        ptoken = await self._begin_progress(f"Tritonize {problem.name}")
         mapper = F.ProgressMapper()
         loop = asyncio.get_running_loop()
 
@@ -238,16 +242,8 @@ class TritonizeServer(LanguageServer):
             loop.call_soon_threadsafe(self._report_progress, ptoken, mapper, ev)
 
         job = self.runner.submit(problem, settings, on_progress)
-        msg_id = self.protocol.msg_id
-        self._request_tokens[msg_id] = job.token
-        if ptoken is not None:
-            self._progress_tokens[ptoken] = job.token
         try:
-            report = await _until_done_or_cancelled(job.future, job.token, loop)
-        except asyncio.CancelledError:
-            job.token.cancel()
-            self._end_progress(ptoken, "cancelled")
-            raise
+            report = await self._await_job(job, ptoken)
         except Cancelled:
             self._end_progress(ptoken, "cancelled")
             return Outcome(None, problem, text, version, "cancelled")
@@ -256,14 +252,88 @@ class TritonizeServer(LanguageServer):
             self._end_progress(ptoken, f"failed: {exc}")
             self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"tritonize: converting {name} failed: {exc}"))
             return Outcome(None, problem, text, version, str(exc))
-        finally:
-            self._request_tokens.pop(msg_id, None)
-            self._progress_tokens.pop(ptoken, None)
         outcome = F.outcome_message(report)
         self._end_progress(ptoken, outcome)
         self._report_diagnostics(uri, text, problem, report)
-        log.info("%s: %s", name, outcome)
+        log.info("%s: %s", name, outcome, extra=USER)
         return Outcome(report, problem, text, version, outcome)
+
+    async def _await_job(self, job: Job, ptoken) -> Any:
+        """The job's result. `$/cancelRequest` for this request and cancel in its progress bar fire
+        the job's token; both answer at once (Cancelled / CancelledError) while the job winds down."""
+        loop = asyncio.get_running_loop()
+        msg_id = self.protocol.msg_id
+        self._request_tokens[msg_id] = job.token
+        if ptoken is not None:
+            self._progress_tokens[ptoken] = job.token
+        try:
+            return await _until_done_or_cancelled(job.future, job.token, loop)
+        except asyncio.CancelledError:
+            job.token.cancel()
+            self._end_progress(ptoken, "cancelled")
+            raise
+        finally:
+            self._request_tokens.pop(msg_id, None)
+            self._progress_tokens.pop(ptoken, None)
+
+    # ---- verifying one candidate ----------------------------------------------------------------
+
+    async def verify_candidate(self, args: tuple) -> dict:
+        """`tritonize.verifyCandidate`: verdict for one candidate against a module class (see docs/LSP.md)."""
+        from ..verify.pool import WorkerStartError
+
+        req = V.parse_request(args)  # ValueError → an error response: the caller's bug
+        settings, problems = V.request_settings(self.settings, req.settings)
+        if problems:
+            return self._verify_failed("settings", "invalid settings: " + "; ".join(problems))
+        try:
+            text, path = self._problem_source(req)
+            candidate = V.read_candidate(req)
+            problem = await asyncio.to_thread(V.load_problem, text, req.class_name, path, settings)
+        except ProblemError as err:
+            return self._verify_failed(err.kind, err.message)
+        target = f"{os.path.basename(path) if path else req.uri}::{problem.name}"
+
+        ptoken = await self._begin_progress(f"Verify {req.label} against {problem.name}")
+        mapper = F.ProgressMapper()
+        loop = asyncio.get_running_loop()
+
+        def on_progress(ev: ProgressEvent) -> None:
+            loop.call_soon_threadsafe(self._report_progress, ptoken, mapper, ev)
+
+        job = self.runner.submit_verify(problem, candidate, settings, on_progress)
+        try:
+            verification = await self._await_job(job, ptoken)
+        except Cancelled:
+            self._end_progress(ptoken, "cancelled")
+            return {"cancelled": True}
+        except ProblemError as err:  # the problem's own recipe or reference fails
+            self._end_progress(ptoken, f"problem error: {err.message}")
+            return self._verify_failed(err.kind, err.message)
+        except WorkerStartError as err:
+            self._end_progress(ptoken, f"cannot verify: {err}")
+            return self._verify_failed("worker", f"cannot start a verify worker: {err}")
+        line = V.verdict_line(verification.result, req.label, target)
+        self._end_progress(ptoken, line)
+        log.info("%s", line)
+        kind = lsp.MessageType.Info if verification.result.passed else lsp.MessageType.Warning
+        self.window_show_message(lsp.ShowMessageParams(kind, f"tritonize: {line}"))
+        return V.result_json(verification, target)
+
+    def _problem_source(self, req: V.VerifyRequest) -> tuple[str, str | None]:
+        """(text, path) of the problem file: an open document as the editor has it, else the disk."""
+        if req.uri and req.uri in self.workspace.text_documents:
+            doc = self.workspace.get_text_document(req.uri)
+            return doc.source, doc.path
+        path = req.path or to_fs_path(req.uri)
+        if not path:
+            raise ProblemError("read_error", f"not a file: {req.uri}")
+        path = os.path.abspath(path)
+        return V.read_problem_file(path), path
+
+    def _verify_failed(self, kind: str, message: str) -> dict:
+        self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, f"tritonize: verify: {message}"))
+        return V.error_json(kind, message)
 
     def _problem_error(self, uri: str, text: str, name: str, err: ProblemError) -> None:
         mod = next((m for m in self.modules(uri) if m.name == name), None)
@@ -280,7 +350,7 @@ class TritonizeServer(LanguageServer):
         class_at = _offset(text, problem.class_range.start_line, problem.class_range.start_col)
         self.set_class_diagnostics(uri, problem.name, ClassDiagnostics(class_text, name_at - class_at, diags))
 
-    async def _begin_progress(self, name: str):
+    async def _begin_progress(self, title: str):
         if not self.supports_progress():
             return None
         token = f"tritonize/{uuid.uuid4()}"
@@ -290,7 +360,7 @@ class TritonizeServer(LanguageServer):
             log.info("client refused a progress token: %s", exc)
             return None
         self.work_done_progress.begin(
-            token, lsp.WorkDoneProgressBegin(title=f"Tritonize {name}", cancellable=True, message="starting", percentage=0)
+            token, lsp.WorkDoneProgressBegin(title=title, cancellable=True, message="starting", percentage=0)
         )
         return token
 
@@ -374,7 +444,7 @@ def build_server() -> TritonizeServer:
     @ls.feature(lsp.INITIALIZE)
     def initialize(ls: TritonizeServer, params: lsp.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
-        _LogForwarder.install(ls)
+        LogForwarder.install(ls)
         ls._settings_problems = ls.layers.set_init(params.initialization_options)
 
     @ls.feature(lsp.INITIALIZED)
@@ -485,6 +555,10 @@ def build_server() -> TritonizeServer:
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, f"tritonize: {name}: {first} (full report: {path})"))
         return {"markdown": hover_markdown(report), "text": text, "path": path}
 
+    @ls.command(F.CMD_VERIFY)
+    async def verify_candidate_command(ls: TritonizeServer, *args):
+        return await ls.verify_candidate(args)
+
     @ls.feature(lsp.TEXT_DOCUMENT_HOVER)
     def hover(ls: TritonizeServer, params: lsp.HoverParams) -> lsp.Hover | None:
         doc = ls.workspace.get_text_document(params.text_document.uri)
@@ -544,37 +618,6 @@ def build_server() -> TritonizeServer:
     return ls
 
 
-# ---- logging -------------------------------------------------------------------------------------
-
-
-class _LogForwarder(logging.Handler):
-    """tritonize's log records → `window/logMessage` (stderr gets them from the root handler)."""
-
-    LEVELS = {logging.ERROR: lsp.MessageType.Error, logging.WARNING: lsp.MessageType.Warning,
-              logging.INFO: lsp.MessageType.Info}
-
-    def __init__(self, ls: TritonizeServer) -> None:
-        super().__init__(logging.INFO)
-        self.ls = ls
-
-    @classmethod
-    def install(cls, ls: TritonizeServer) -> None:
-        logger = logging.getLogger("tritonize")
-        if not any(isinstance(h, cls) for h in logger.handlers):
-            logger.addHandler(cls(ls))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        loop = self.ls.loop
-        if loop is None or loop.is_closed():
-            return
-        kind = self.LEVELS.get(record.levelno, lsp.MessageType.Log)
-        params = lsp.LogMessageParams(type=kind, message=self.format(record))
-        try:
-            loop.call_soon_threadsafe(self.ls.window_log_message, params)
-        except RuntimeError:  # loop closed during shutdown
-            pass
-
-
 # ---- helpers -------------------------------------------------------------------------------------
 
 
@@ -632,20 +675,10 @@ def _write_report(settings: Settings, report: Report, text: str) -> str:
     return path
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("TRITONIZE_LOG_LEVEL", "INFO").upper()
-    handler = logging.StreamHandler(sys.stderr)  # never stdout: that is the LSP channel
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    logging.getLogger("tritonize").setLevel(getattr(logging, level, logging.INFO))
-
-
 def serve(args: argparse.Namespace) -> int:
     """`tritonize serve [--stdio | --tcp HOST:PORT]`. Returns the process exit code."""
     global server
-    _configure_logging()
+    configure_logging()
     ls = server = build_server()
     try:
         if getattr(args, "tcp", None):

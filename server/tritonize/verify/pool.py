@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cancel import Cancelled, CancelToken
-from ..candidate import Candidate
+from ..candidate import Candidate, parse_failure
 from ..problem import Problem, ProblemError
 from ..report import CandidateResult, Finding, Timing, Tolerance, candidate_result_from_dict
 from ..settings import Settings
@@ -835,13 +835,14 @@ class WorkerPool:
                             message=f"the verifier failed: {msg.get('error')}")
             v = dict(msg["value"])
             v.pop("recycle", None)
-            phases = v.pop("phases", None)
+            phases = v.pop("phases", None) or {}
             if phases:
                 self._record_phases(phases)
             r = candidate_result_from_dict({**v, "candidate_id": "", "origin": ""})
             return base(passed=r.passed, kind=r.kind, message=r.message, drop_in=r.drop_in,
                         max_abs_err=r.max_abs_err, rel_err=r.rel_err, worst_index=r.worst_index, seeds=r.seeds,
-                        kernels_launched=r.kernels_launched, timing=r.timing, findings=r.findings)
+                        kernels_launched=r.kernels_launched, timing=r.timing, findings=r.findings,
+                        phases={k: float(x) for k, x in phases.items()})
 
         def on_failure(f: _Failure) -> CandidateResult:
             if f.kind == "cancelled":
@@ -850,6 +851,14 @@ class WorkerPool:
                 return base(passed=False, kind="crash", message=f.message)
             return base(passed=False, kind=f.kind, message=f.message)
 
+        why = parse_failure(candidate)
+        if why is not None:
+            # Model output with no usable code: report the parser's reason, not Python's error on raw text.
+            done: Future[CandidateResult] = Future()
+            done.set_result(CandidateResult(candidate_id=candidate.candidate_id or candidate.origin,
+                                            origin=candidate.origin, passed=False, kind="syntax", message=why,
+                                            code=candidate.code, private_apis=_private_apis(candidate)))
+            return done
         body = {"source": problem.source, "class_name": problem.name, "code": candidate.code,
                 "options": _options(settings)}
         task = _Task("verify", body, settings.timeout_s, Future(), on_result, on_failure, cancel,

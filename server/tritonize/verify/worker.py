@@ -226,6 +226,18 @@ class Worker:
         finally:
             with contextlib.suppress(Exception):
                 shutil.rmtree(job_dir, ignore_errors=True)
+        fault = _pending_cuda_fault(self.device)
+        if fault is not None:
+            # A kernel of this job faulted asynchronously (e.g. a device-side assert after a verdict was
+            # already reached): it belongs to this job, and this worker's CUDA context is now unusable.
+            ctx.recycle = True
+            value = reply.get("value")
+            if reply.get("ok") and isinstance(value, dict) and value.get("passed"):
+                value.update(passed=False, kind="crash", message=f"CUDA fault after the run: {fault}")
+            elif reply.get("ok") and isinstance(value, dict) and "passed" in value:
+                value["message"] = f"{value.get('message', '')}; then a CUDA fault: {fault}"
+            elif not reply.get("ok"):
+                reply["error"] = f"{reply.get('error')}; then {fault}"
         reply["seconds"] = time.monotonic() - started
         changed = bool(changed_since(self.pristine))
         reply["recycle"] = bool(ctx.recycle or changed or _wants_recycle(reply))
@@ -246,6 +258,21 @@ class Worker:
             func = getattr(importlib.import_module(module_name), func_name)
             return func(job.get("payload"))
         raise ValueError(f"unknown job op {op!r}")
+
+
+def _pending_cuda_fault(device: Any) -> str | None:
+    """Synchronise the GPU after a job; return the CUDA error line if a kernel faulted."""
+    if getattr(device, "type", None) != "cuda":
+        return None
+    import torch
+
+    try:
+        torch.cuda.synchronize(device)
+    except Exception as e:  # noqa: BLE001 - any CUDA error here poisons the context
+        from .runtime import _exc_line
+
+        return _exc_line(e)
+    return None
 
 
 def _wants_recycle(reply: dict[str, Any]) -> bool:
