@@ -19,7 +19,7 @@ for s in $STAGES; do
   case $s in
     doctor) stage doctor; $PY -m tritonize.cli doctor 2>&1 | tee "$OUT/doctor.txt" ;;
     tests) stage "pytest -m gpu"
-      $PY -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 300 ${GPU_TESTS:-tests} 2>&1 | tee "$OUT/gpu-tests.txt" | tail -60
+      TRITONIZE_GPU_TESTS=1 $PY -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 300 ${GPU_TESTS:-tests} 2>&1 | tee "$OUT/gpu-tests.txt" | tail -60
       [ "${PIPESTATUS[0]}" = 0 ] || status=1 ;;
     hostile) stage "hostile suite (CPU + CUDA cases)"
       $PY scripts/hostile_figures.py --gpu 2>&1 | tee "$OUT/hostile.txt" | tail -40 ;;

@@ -16,6 +16,7 @@ EXAMPLE = os.path.join(ROOT, "examples", "fused_activation.py")
 
 def run_cli(*args: str, cwd: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     env = dict(os.environ)
+    env.pop("TRITON_INTERPRET", None)  # as a user runs it: the worker must pick the interpreter itself
     return subprocess.run(
         [sys.executable, "-m", "tritonize.cli", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env,
@@ -72,6 +73,15 @@ def test_write_inserts_the_kernel_into_a_copy_and_the_copy_runs(tmp_path) -> Non
     res = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "TRITON_INTERPRET": "1"})
     assert res.stdout.strip().endswith("ok"), res.stderr
+
+
+def test_convert_a_reduction_kernel_without_triton_interpret_in_the_environment() -> None:
+    # Kernels that call triton.language's own @jit helpers (tl.max, tl.sum) need the interpreter to be
+    # chosen before triton is imported in the worker; users don't set TRITON_INTERPRET themselves.
+    proc = run_cli("convert", os.path.join(ROOT, "examples", "softmax.py"), *FAST, "--no-cache", "--json")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["best"] and report["best"].startswith("template:softmax")
 
 
 def test_exit_code_2_for_a_missing_file() -> None:

@@ -8,9 +8,6 @@ its outputs must match the reference on fresh random inputs.
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported (tests/conftest.py does the same)
-
 import re
 import subprocess
 import sys

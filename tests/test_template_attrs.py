@@ -8,11 +8,8 @@ dim, a loop count) must raise a clear error rather than compute something else.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported (tests/conftest.py does the same)
-
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path

@@ -98,3 +98,8 @@ async def test_cancel_a_verification(tmp_path: pathlib.Path):
         assert not workers <= set(children_of(server_pid)), "the cancelled job's worker is still there"
         again = await _verify(client, {"path": str(problem), "candidatePath": str(CASES / "relu_ok.py")})
         assert again["passed"] is True, again
+        # window/logMessage carries what the user must read (the device), not the server's
+        # chatter, which goes to stderr only (editors show both: no line twice)
+        logged = [m.message for m in client.log_messages]
+        assert any("verify worker ready" in m for m in logged), logged
+        assert not any("cancelled from the progress UI" in m for m in logged), logged

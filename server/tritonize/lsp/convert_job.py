@@ -139,7 +139,7 @@ class ConversionRunner:
             if pool is None or "startup_s" in pool.stats() or self.running() > 1:
                 return
             self._pool = None
-        log.info("conversion cancelled while workers were starting; stopping them")
+        log.info("job cancelled while workers were starting; stopping them")
         # Not on the caller's thread (the event loop): closing joins worker threads.
         threading.Thread(target=pool.close, name="tritonize-pool-close", daemon=True).start()
 

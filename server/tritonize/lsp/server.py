@@ -161,13 +161,13 @@ class TritonizeServer(LanguageServer):
     def cancel_request(self, msg_id) -> None:
         token = self._request_tokens.get(msg_id)
         if token is not None:
-            log.info("request %s cancelled by the client; stopping its conversion", msg_id)
+            log.info("request %s cancelled by the client; stopping its job", msg_id)
             token.cancel()
 
     def cancel_progress(self, progress_token) -> None:
         token = self._progress_tokens.get(progress_token)
         if token is not None:
-            log.info("conversion cancelled from the progress UI")
+            log.info("cancelled from the progress UI; stopping the job")
             token.cancel()
 
     # ---- diagnostics ------------------------------------------------------------------------
@@ -313,6 +313,10 @@ class TritonizeServer(LanguageServer):
         except WorkerStartError as err:
             self._end_progress(ptoken, f"cannot verify: {err}")
             return self._verify_failed("worker", f"cannot start a verify worker: {err}")
+        except Exception as exc:  # a bug of ours: an error response, but no progress bar left open
+            log.exception("verifying %s against %s failed", req.label, target)
+            self._end_progress(ptoken, f"failed: {exc}")
+            raise
         line = V.verdict_line(verification.result, req.label, target)
         self._end_progress(ptoken, line)
         log.info("%s", line)

@@ -161,8 +161,16 @@ class Worker:
 
     def preload(self) -> None:
         """The slow, device-free part of starting: import torch, triton and the checker."""
-        import torch  # noqa: F401
-        import triton  # noqa: F401  (TRITON_INTERPRET is already set for CPU workers)
+        import torch
+
+        # "auto" on a machine without a GPU means the interpreter. It must be on before triton is first
+        # imported, or triton.language's own @jit helpers (tl.sum, tl.max, ...) are built for compiling.
+        if self.device_spec.startswith("auto"):
+            if torch.cuda.is_available():
+                os.environ.pop("TRITON_INTERPRET", None)
+            else:
+                os.environ["TRITON_INTERPRET"] = "1"
+        import triton  # noqa: F401
 
         from . import runtime
 
