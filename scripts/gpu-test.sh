@@ -22,7 +22,7 @@ for s in $STAGES; do
       TRITONIZE_GPU_TESTS=1 $PY -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 300 ${GPU_TESTS:-tests} 2>&1 | tee "$OUT/gpu-tests.txt" | tail -60
       [ "${PIPESTATUS[0]}" = 0 ] || status=1 ;;
     hostile) stage "hostile suite (CPU + CUDA cases)"
-      $PY scripts/hostile_figures.py --gpu 2>&1 | tee "$OUT/hostile.txt" | tail -40 ;;
+      $PY scripts/hostile_figures.py --gpu --json "$OUT/hostile.json" 2>&1 | tee "$OUT/hostile.txt" | tail -40 ;;
     verify-bench) stage "verifier throughput"
       $PY benchmarks/verify_throughput.py 2>&1 | tee "$OUT/verify-bench.txt" | tail -30 ;;
     bandwidth) stage "template kernels vs copy bandwidth / matmul"

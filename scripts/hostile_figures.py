@@ -2,11 +2,12 @@
 
     .venv/bin/python scripts/hostile_figures.py          # CPU cases (TRITON_INTERPRET=1)
     .venv/bin/python scripts/hostile_figures.py --gpu    # plus the `# needs: cuda` cases, on a GPU
-    .venv/bin/python scripts/hostile_figures.py --json figures.json
+    .venv/bin/python scripts/hostile_figures.py --json figures.json   # also each case's message
 
 Figures: cases tried; rejected with the expected kind; controls passed; pool/server crashes (must
 be 0); time for the pool to serve again after each fault (a control verified right after every
 crash/timeout; goal ≤ 10 s); files changed outside temp dirs (0); processes left after close (0).
+A case that gets another verdict than expected is printed with the result's message.
 """
 
 from __future__ import annotations
@@ -46,20 +47,29 @@ def main(argv: list[str] | None = None) -> int:
     pool = harness.make_pool(device)
     rows, recoveries, pool_errors, workers = [], [], 0, set()
     pool_stats: dict[str, float] = {}
+    kind, device_name = "cpu", device
     try:
+        try:
+            info = pool.device_info()
+            kind, device_name = info.kind, info.name
+        except Exception as e:  # noqa: BLE001 - reported per case below
+            print(f"  no worker: {e}", flush=True)
         for case in cases:
+            expect = case.expected(kind)
             workers.update(harness.descendants(os.getpid()))
             try:
                 result, seconds = harness.run_case(pool, case, device)
             except Exception as e:  # noqa: BLE001 - a pool failure is a figure, not a stop
                 pool_errors += 1
-                rows.append({"case": case.name, "expect": case.expect, "got": f"pool error: {e}", "ok": False})
+                rows.append({"case": case.name, "expect": expect, "got": "pool error", "ok": False, "message": str(e),
+                             "known_gap": case.gap})
                 print(f"  POOL ERROR {case.name}: {e}", flush=True)
                 continue
             got = "pass" if result.passed else result.kind
-            problems = harness.verdict_problems(case, result)
-            row = {"case": case.name, "expect": case.expect, "got": got, "ok": not problems, "seconds": round(seconds, 2),
-                   "message": result.message, "known_gap": case.gap}
+            problems = harness.verdict_problems(case, result, kind)
+            row = {"case": case.name, "expect": expect, "got": got, "ok": not problems, "seconds": round(seconds, 2),
+                   "message": result.message, "problems": problems, "known_gap": case.gap,
+                   "findings": [f"{f.rule}: {f.message}" for f in result.findings]}
             if got in FAULTS:
                 t0 = time.monotonic()
                 again, _ = harness.run_case(pool, control, device)
@@ -69,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             flag = "ok " if row["ok"] else ("GAP" if case.gap else "BAD")
             extra = f"  (served again in {row['recovery_s']:.1f} s)" if "recovery_s" in row else ""
-            print(f"  {flag} {case.name:28} expect {case.expect:8} got {got:8} {seconds:5.1f} s{extra}", flush=True)
+            print(f"  {flag} {case.name:28} expect {expect:8} got {got:8} {seconds:5.1f} s{extra}", flush=True)
+            for line in problems:  # why: the message (and what else is off), for the next run's reader
+                print(f"        {line}", flush=True)
         workers.update(harness.descendants(os.getpid()))
         pool_stats = pool.stats()
     finally:
@@ -88,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     hostile = [r for r in rows if r["expect"] != "pass"]
     figures = {
         "device": device,
+        "device_kind": kind,
+        "device_name": device_name,
         "cases_tried": len(rows),
         "hostile_cases": len(hostile),
         "rejected_with_expected_kind": sum(r["ok"] for r in hostile),
         "controls_passed": sum(r["ok"] for r in rows if r["expect"] == "pass"),
         "controls": sum(r["expect"] == "pass" for r in rows),
-        "unexpected": [f"{r['case']}: expected {r['expect']}, got {r['got']}" for r in rows if not r["ok"]],
+        "unexpected": [f"{r['case']}: expected {r['expect']}, got {r['got']}: {r.get('message') or ''}"
+                       for r in rows if not r["ok"]],
         "pool_crashes": pool_errors,
         "faults": len(recoveries),
         "recovered": sum(bool(r.get("recovered")) for r in rows if "recovery_s" in r),
@@ -106,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_s": round(time.monotonic() - started, 1),
     }
     print()
+    print(f"device:                               {device_name} ({kind})")
     print(f"cases tried:                          {figures['cases_tried']} ({figures['hostile_cases']} hostile, "
           f"{figures['controls']} controls)")
     print(f"rejected with the expected kind:      {figures['rejected_with_expected_kind']}/{figures['hostile_cases']}")

@@ -312,9 +312,16 @@ def test_generator_exports_each_mode_and_records_failures() -> None:
     assert [c.origin for c in cands] == ["inductor:default", "inductor:max-autotune-triton"]
     assert [c.candidate_id for c in cands] == ["inductor:default", "inductor:max-autotune-triton"]
     assert pool.calls == [(CAPTURE_FUNC, "default"), (CAPTURE_FUNC, "max-autotune-triton")]
-    # only the relu fixture's default mode was captured: max-autotune's failure is a note
-    cands = InductorGenerator().generate(problem, _context(_RecordedCaptures("01_relu"), "cuda"))
+    # relu's default export is all Triton (no library call to replace): max-autotune is not run at all
+    relu_pool = _RecordedCaptures("01_relu")
+    cands = InductorGenerator().generate(problem, _context(relu_pool, "cuda"))
     assert [c.origin for c in cands] == ["inductor:default"]
-    assert any("max-autotune-triton: capture failed" in n for n in cands[0].notes)
+    assert relu_pool.calls == [(CAPTURE_FUNC, "default")]
+    # default has no Triton kernel (only a library matmul): max-autotune-triton still runs and is exported
+    mm_pool = _RecordedCaptures("30_matmul")
+    mm = extract(_load(os.path.join(os.path.dirname(FIXTURES[0]), "30_matmul.default.json"))["problem_source"], "Model")
+    cands = InductorGenerator().generate(mm, _context(mm_pool, "cuda"))
+    assert [c.origin for c in cands] == ["inductor:max-autotune-triton"]
+    assert any("default:" in n for n in cands[0].notes)
     with pytest.raises(GeneratorSkipped, match="no Triton kernel"):
         InductorGenerator().generate(problem, _context(_RecordedCaptures("45_attention_bf16"), "cuda"))

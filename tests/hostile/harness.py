@@ -3,6 +3,8 @@ run them through one WorkerPool, and check what they may have left behind.
 
 A case is `cases/<name>.py` with header comments:
   # expect: <kind>          pass | cheat | mismatch | crash | timeout | syntax | import | runtime | compile
+  # expect-cuda: <kind>     optional: the verdict on a GPU worker, where a layer differs (e.g. host
+                            memory: RLIMIT_AS on CPU raises MemoryError, the GPU's RSS watchdog kills)
   # problem: <file>         in problems/
   # settings: strict        optional: verify with strict=True (torch fallbacks fatal)
   # finding: <rule>         optional: a finding the result must record
@@ -26,6 +28,9 @@ SECRET_NAME = "TRITONIZE_HOSTILE_SECRET"
 SECRET_VALUE = "hostile-secret-4f1c"
 MARKER_GLOB = "/tmp/tritonize-hostile-*"
 CONTROL = "control_add_scale"
+# Host-memory limit of the suite's GPU workers (MiB): small enough that the RSS watchdog stops
+# `memory_blowup` well inside the suite's 10 s job timeout (the default is half of RAM, ≤ 32 GiB).
+GPU_WORKER_MEMORY_MB = "6144"
 
 
 @dataclass
@@ -39,7 +44,12 @@ class Case:
     needs: str | None = None
     gap: str | None = None
     says: str | None = None
+    expect_cuda: str | None = None
     doc: str = ""
+
+    def expected(self, device_kind: str = "cpu") -> str:
+        """The verdict this case must get on a `cpu` or `cuda` worker."""
+        return self.expect_cuda if device_kind == "cuda" and self.expect_cuda else self.expect
 
     @property
     def code(self) -> str:
@@ -63,7 +73,8 @@ def load_cases(include_cuda: bool = False) -> list[Case]:
                     break
         case = Case(name=os.path.basename(path)[:-3], path=path, expect=head["expect"], problem=head["problem"],
                     strict=head.get("settings") == "strict", finding=head.get("finding"), needs=head.get("needs"),
-                    gap=head.get("known-gap"), says=head.get("says"), doc=doc)
+                    gap=head.get("known-gap"), says=head.get("says"), expect_cuda=head.get("expect-cuda"),
+                    doc=doc)
         if case.needs == "cuda" and not include_cuda:
             continue
         cases.append(case)
@@ -95,6 +106,10 @@ def make_pool(device: str = "cpu"):
     from tritonize.verify.pool import WorkerPool
 
     os.environ[SECRET_NAME] = SECRET_VALUE
+    if device != "cpu":
+        from tritonize.verify.sandbox import MEMORY_ENV
+
+        os.environ.setdefault(MEMORY_ENV, GPU_WORKER_MEMORY_MB)
     pool = WorkerPool(make_settings(device))
     pool.start()
     return pool
@@ -111,12 +126,19 @@ def run_case(pool, case: Case, device: str = "cpu"):
     return result, time.monotonic() - started
 
 
-def verdict_problems(case: Case, result) -> list[str]:
-    """What is wrong with a case's result (empty when it is as expected)."""
+def device_kind(pool) -> str:
+    """"cuda" or "cpu": what the pool's workers run on (device "auto" is either)."""
+    return pool.device_info().kind
+
+
+def verdict_problems(case: Case, result, kind: str = "cpu") -> list[str]:
+    """What is wrong with a case's result on a `kind` ("cpu" | "cuda") worker (empty when it is as
+    expected)."""
     problems = []
     got = "pass" if result.passed else result.kind
-    if got != case.expect:
-        problems.append(f"expected {case.expect}, got {got}: {result.message}")
+    expect = case.expected(kind)
+    if got != expect:
+        problems.append(f"expected {expect}, got {got}: {result.message}")
     if not result.passed and (not result.message or not result.message.strip() or "\n" in result.message.strip()):
         problems.append(f"message is not one readable line: {result.message!r}")
     if case.says and case.says not in result.message:

@@ -46,7 +46,8 @@ def test_case_verdict(pool_state, case):
     _note_workers(pool_state)
     result, _ = harness.run_case(pool_state["pool"], case, DEVICE)
     _note_workers(pool_state)
-    assert harness.verdict_problems(case, result) == []
+    kind = harness.device_kind(pool_state["pool"])
+    assert harness.verdict_problems(case, result, kind) == []
 
 
 def test_pool_still_serves_a_control(pool_state):

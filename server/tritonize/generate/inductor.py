@@ -34,6 +34,10 @@ class InductorGenerator:
         failures: list[str] = []
         for i, mode in enumerate(MODES):
             ctx.cancel.raise_if_cancelled()
+            if mode != "default" and candidates and not _uses_library_calls(candidates[0]):
+                # The default export is already all-Triton (no cuBLAS/cuDNN call to replace): max-autotune
+                # would only re-tune the same kernels at several times the compile time.
+                continue
             ctx.progress(f"torch.compile mode={mode}", i, len(MODES))
             try:
                 record = ctx.pool.call(CAPTURE_FUNC, {"source": problem.source, "mode": mode},
@@ -53,3 +57,7 @@ class InductorGenerator:
         for cand in candidates:
             cand.notes += [f"inductor mode not exported — {f}" for f in failures]
         return candidates
+
+
+def _uses_library_calls(candidate: Candidate) -> bool:
+    return any(n.startswith("uses torch library call") for n in candidate.notes)

@@ -5,7 +5,7 @@ Layers, outermost first:
 2. `clean_env()`: the worker starts without tokens/keys and with HOME in a throwaway dir;
 3. `worker_preexec()` / `install()`: a private network namespace where the kernel allows one
    (root, or an unprivileged user namespace), parent-death signal, and rlimits — no core files, a file
-   size cap, a process cap (non-root), address space on CPU, an RSS watchdog on GPU;
+   size cap, a process cap (non-root), address space on CPU, an RSS watchdog process on GPU;
 4. `guard(job_dir)`: Python audit hooks, active only while candidate code is imported and run, refuse
    writes outside the job dir and the Triton cache, sockets, new processes (except Triton's own
    compiler tools), signals to other processes, ctypes / gc / frame access from candidate code,
@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 MiB = 1024 * 1024
 
@@ -61,6 +62,10 @@ PROCESS_EVENTS = frozenset({"os.system", "os.exec", "os.spawn", "os.fork", "os.f
                             "os.posix_spawn"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
+# Overrides the default host-memory limit of a worker (MiB); passes through clean_env (TRITONIZE_*).
+MEMORY_ENV = "TRITONIZE_WORKER_MEMORY_MB"
+WATCHDOG_POLL_S = 0.05
+
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
@@ -70,7 +75,9 @@ PR_SET_PDEATHSIG = 1
 class Limits:
     """Resource limits for one worker process."""
 
-    memory_mb: int | None = None  # host memory: RLIMIT_AS on CPU, RSS watchdog on GPU; None: half of RAM (≤32 GiB)
+    # host memory: RLIMIT_AS on CPU, RSS watchdog on GPU; None: $TRITONIZE_WORKER_MEMORY_MB, else half of
+    # RAM (at most 32 GiB)
+    memory_mb: int | None = None
     file_mb: int = 1024  # largest file the worker may write (RLIMIT_FSIZE)
     nproc_margin: int = 256  # tasks above the user's current count (RLIMIT_NPROC; not enforced for root)
     cpu_seconds: int = 1800  # CPU seconds a single guarded job may use (RLIMIT_CPU, soft)
@@ -83,6 +90,10 @@ class Limits:
     def memory_bytes(self) -> int:
         if self.memory_mb:
             return self.memory_mb * MiB
+        with contextlib.suppress(ValueError):
+            from_env = int(os.environ.get(MEMORY_ENV, "").strip() or 0)
+            if from_env > 0:
+                return from_env * MiB
         try:
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError):
@@ -252,19 +263,58 @@ def worker_preexec(limits: Limits | None = None) -> Callable[[], None]:
     return preexec
 
 
-def _rss_watchdog(limit: int) -> None:
-    """GPU workers cannot cap their address space (CUDA reserves terabytes); watch RSS instead."""
+def _rss(pid: int, page: int) -> int:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * page
+
+
+def _rss_watch(pid: int, limit: int, alive: Callable[[], bool]) -> None:
+    """Poll `pid`'s resident memory; SIGKILL it above `limit` (the pool reports a crash)."""
     page = os.sysconf("SC_PAGE_SIZE")
-    while True:
+    while alive():
         try:
-            with open("/proc/self/statm") as f:
-                rss = int(f.read().split()[1]) * page
+            rss = _rss(pid, page)
         except (OSError, ValueError):
             return
         if rss > limit:
-            os.write(2, f"\nsandbox: host memory {rss // MiB} MiB above the {limit // MiB} MiB limit; worker killed\n".encode())
-            os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(0.2)
+            os.write(2, f"\nsandbox: host memory {rss // MiB} MiB above the {limit // MiB} MiB limit; worker "
+                        f"killed\n".encode())
+            os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(WATCHDOG_POLL_S)
+
+
+def start_rss_watchdog(limit: int) -> str:
+    """GPU workers cannot cap their address space (CUDA reserves terabytes); watch RSS instead.
+
+    The watchdog is a forked process, not a thread: a thread needs the GIL, and C code that fills
+    memory while holding it (`bytearray(200 << 30)` memsets under the GIL) would never let it run.
+    Forked while the worker is still single-threaded (before torch); it closes the worker's pipes,
+    dies with the worker (PR_SET_PDEATHSIG; the pool also kills the whole process group) and never
+    returns into the worker's code. Falls back to a thread where fork fails."""
+    parent = os.getpid()
+    libc = _libc()
+    try:
+        pid = os.fork()
+    except OSError:
+        threading.Thread(target=_rss_watch, args=(parent, limit, lambda: True), daemon=True,
+                         name="rss-watchdog").start()
+        return f"RSS watchdog thread at {limit // MiB} MiB"
+    if pid == 0:
+        _watchdog_child(parent, limit, libc)
+    return f"RSS watchdog process at {limit // MiB} MiB"
+
+
+def _watchdog_child(parent: int, limit: int, libc: ctypes.CDLL | None) -> NoReturn:
+    """The forked watchdog: never returns into the worker's code."""
+    try:
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.closerange(3, 1 << 16)  # the job pipes: the pool must see EOF as soon as the worker dies
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for the server
+        _rss_watch(parent, limit, lambda: os.getppid() == parent)
+    finally:
+        os._exit(0)
 
 
 def install(worker_root: str, limits: Limits | None = None) -> dict[str, str]:
@@ -280,8 +330,7 @@ def install(worker_root: str, limits: Limits | None = None) -> dict[str, str]:
     if limits.network_namespace:
         layers["network"] = isolate_network()
     if limits.is_cuda():
-        threading.Thread(target=_rss_watchdog, args=(limits.memory_bytes(),), daemon=True, name="rss-watchdog").start()
-        layers["memory"] = f"RSS watchdog at {limits.memory_bytes() // MiB} MiB"
+        layers["memory"] = start_rss_watchdog(limits.memory_bytes())
     else:
         layers["memory"] = f"RLIMIT_AS {limits.memory_bytes() // MiB} MiB"
     if threading.current_thread() is threading.main_thread():

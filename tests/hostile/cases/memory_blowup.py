@@ -1,6 +1,9 @@
 # expect: runtime
+# expect-cuda: crash
 # problem: add_scale.py
-# Asks for 200 GiB of host memory.
+# Asks for 200 GiB of host memory, filled by a C memset that holds the GIL. On CPU workers RLIMIT_AS
+# refuses it (MemoryError); GPU workers cannot cap their address space, so the RSS watchdog process
+# kills the worker once it passes the limit.
 import torch
 import torch.nn as nn
 import triton

@@ -3,6 +3,7 @@
 # says: mismatch
 # Reads the RNG seed it was constructed under and regenerates the inputs from it in __init__: the
 # models are built under a fixed weights seed, the inputs come from a separate seed drawn per job.
+# The precomputed answer is a buffer, so it moves to the GPU with the module (not in state_dict).
 import torch
 import torch.nn as nn
 import triton
@@ -22,7 +23,7 @@ class ModelNew(nn.Module):
         seed = torch.initial_seed()
         torch.manual_seed(seed)
         a, b = torch.randn(64, 32), torch.randn(64, 32)
-        self.answer = a * 2.0 + b
+        self.register_buffer("answer", a * 2.0 + b, persistent=False)
 
     def forward(self, x, y):
         out = self.answer.clone()

@@ -1,7 +1,8 @@
 # expect: cheat
 # problem: add_scale.py
 # says: sandbox: refused open('/tmp/tritonize-hostile-marker-tofile.bin', 'w')
-# Writes through numpy (statically invisible): the sandbox refuses the open.
+# Writes through numpy (statically invisible): the sandbox refuses the open. `.cpu()` first, as on a
+# GPU `numpy()` of a CUDA tensor raises before any file is opened.
 import torch
 import torch.nn as nn
 import triton
@@ -32,5 +33,5 @@ class ModelNew(nn.Module):
         pass
 
     def forward(self, x, y):
-        x.numpy().tofile('/tmp/tritonize-hostile-marker-tofile.bin')
+        x.detach().cpu().numpy().tofile('/tmp/tritonize-hostile-marker-tofile.bin')
         return add_scale(x, y)
