@@ -721,6 +721,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for record in resumed:
         progress.finished(by_path[record.path], f"resumed, finished {record.finished}: {outcome_line(record)}")
 
+    if getattr(args, "report_only", False):
+        # Summarise what is stored (e.g. a run cut short on a GPU machine) without running anything.
+        if pending:
+            progress.note(f"tritonize bench: --report-only: {len(pending)} problem(s) have no stored result "
+                          f"and are left out: {', '.join(p.id for p in pending)}")
+        pending = []
+        problems = [p for p in problems if p.path in {r.path for r in resumed}]
+
     cancel = CancelToken()
     if pending:
         from .verify.pool import WorkerStartError

@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="write a speedup-distribution plot")
     p.add_argument("--resume", action="store_true", help="skip problems already in the results directory")
     p.add_argument("--results-dir", default=".bench", help="per-problem results (for --resume)")
+    p.add_argument("--report-only", action="store_true",
+                   help="with --resume: summarise the stored results, run nothing")
     p.add_argument("--limit", type=int, help="only the first N problems")
 
     p = sub.add_parser("serve", help="run the language server")
