@@ -2,7 +2,8 @@
 
 tests/nvim/e2e.lua opens a module, asks for code actions at the class, runs the convert action
 (codeAction/resolve, or workspace/executeCommand → workspace/applyEdit), and checks the buffer,
-the hover, a failing conversion's diagnostic and cancellation. It writes what it saw as JSON;
+the hover, `:TritonizeVerify` on a hand-written kernel file, a failing conversion's diagnostic
+and cancellation. It writes what it saw as JSON;
 the assertions live here so a failure prints the whole record.
 """
 
@@ -33,6 +34,8 @@ def _run_nvim(tmp_path: Path, capabilities: dict | None = None) -> dict:
     fail_file = tmp_path / "no_recipe.py"
     shutil.copy(NVIM_DIR / "scale_relu.py", convert_file)
     shutil.copy(NVIM_DIR / "no_recipe.py", fail_file)
+    verify_candidate = tmp_path / "scale_relu_kernel.py"
+    shutil.copy(NVIM_DIR / "scale_relu_kernel.py", verify_candidate)
     (tmp_path / "pyproject.toml").write_text("")  # the project root the plugin looks for
     results = tmp_path / "results.json"
     config = {
@@ -45,6 +48,7 @@ def _run_nvim(tmp_path: Path, capabilities: dict | None = None) -> dict:
         "convert_class": "ScaledReLU",
         "fail_file": str(fail_file),
         "fail_class": "NoRecipe",
+        "verify_candidate": str(verify_candidate),
         "results": str(results),
         "timeout_ms": 150_000,
     }
@@ -92,6 +96,19 @@ def test_nvim_hover_and_report_show_the_result(nvim_run):
     assert "| variant" in hover and "ScaledReLU" in hover and "pass" in hover, _show(nvim_run)
     report = nvim_run["steps"]["report"]
     assert report["finished"] and report.get("error") is None and "ScaledReLU" in report["text"], _show(nvim_run)
+
+
+def test_nvim_verify_passes_a_correct_kernel_file(nvim_run):
+    verify = nvim_run["steps"]["verify"]
+    assert verify["finished"] and verify.get("error") is None, _show(nvim_run)
+    # The class came from the cursor: the buffer also holds ScaledReLUTriton at this point.
+    assert verify["passed"] is True, _show(nvim_run)
+    assert verify["verdict"].startswith("PASS scale_relu_kernel.py vs scale_relu.py::ScaledReLU"), _show(nvim_run)
+    assert verify["command"] and verify["completes_files"] == [verify["completes_files"][0]], _show(nvim_run)
+    assert verify["completes_files"][0].endswith("scale_relu_kernel.py"), _show(nvim_run)
+    shown = nvim_run["steps"]["verify_command"]
+    assert shown["split_opened"] and shown["buftype"] == "nofile", _show(nvim_run)
+    assert shown["first_line"].startswith("PASS  scale_relu_kernel.py"), _show(nvim_run)
 
 
 def test_nvim_failed_conversion_gives_a_diagnostic(nvim_run):

@@ -97,7 +97,7 @@ async def test_hover_reads_the_store(profile: str, tmp_path: pathlib.Path):
         hover = await client.text_document_hover_async(
             lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line, 8))
         )
-        assert hover is not None
+        assert hover is not None, "no hover on a class that has a report"
         md = hover.contents.value
         assert "template:elementwise/b1024" in md and "(chosen)" in md and "2.50x" in md
         assert "NVIDIA H100" in md

@@ -164,6 +164,46 @@ local function main()
   local report_text = type(report_result) == "table" and (report_result.markdown or report_result.text) or report_result
   step("report", { finished = report_done == true, error = report_err, text = type(report_text) == "string" and report_text or vim.inspect(report_result) })
 
+  -- 5b. :TritonizeVerify: a hand-written kernel file against the class under the cursor (the
+  -- buffer now also holds ScaledReLUTriton, so the class comes from the cursor, not the server)
+  cursor_on_class(bufnr, cfg.convert_class)
+  local verify_done, verify_err, verify_result
+  local v0 = vim.loop.hrtime()
+  tz.verify(cfg.verify_candidate, {
+    on_done = function(e, r)
+      verify_done, verify_err, verify_result = true, err_text(e), r
+    end,
+  })
+  vim.wait(timeout, function()
+    return verify_done
+  end, 50)
+  local verdict = type(verify_result) == "table" and tz.verdict_line(verify_result) or nil
+  step("verify", {
+    finished = verify_done == true,
+    error = verify_err,
+    verdict = verdict,
+    passed = type(verify_result) == "table" and verify_result.passed or nil,
+    text = type(verify_result) == "table" and verify_result.text or vim.inspect(verify_result),
+    seconds = (vim.loop.hrtime() - v0) / 1e9,
+    command = vim.fn.exists(":TritonizeVerify") == 2,
+    completes_files = vim.fn.getcompletion("TritonizeVerify " .. vim.fn.fnamemodify(cfg.verify_candidate, ":h") .. "/scale_relu_k", "cmdline"),
+  })
+  -- the command itself: the verdict's full text opens in a scratch split
+  local windows = #vim.api.nvim_list_wins()
+  vim.cmd("TritonizeVerify " .. vim.fn.fnameescape(cfg.verify_candidate))
+  vim.wait(timeout, function()
+    return #vim.api.nvim_list_wins() > windows
+  end, 50)
+  local split = vim.api.nvim_get_current_buf()
+  step("verify_command", {
+    split_opened = #vim.api.nvim_list_wins() > windows,
+    first_line = vim.api.nvim_buf_get_lines(split, 0, 1, false)[1],
+    buftype = vim.bo[split].buftype,
+  })
+  if split ~= bufnr then
+    vim.cmd("close")
+  end
+
   -- 6. a module without an input recipe: the conversion fails with a diagnostic
   vim.cmd("edit " .. vim.fn.fnameescape(cfg.fail_file))
   local fail_buf = vim.api.nvim_get_current_buf()

@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { ConvertHost, ConvertOutcome, LspCommand, REPORT_COMMAND, isCommand, reportText, runConvert } from "./convert";
 import { ConversionProgress, IncrementTracker, ProgressValue, describe } from "./progress";
+import { ServerMessageFilter, VerifyServer, verifyKernelFile } from "./verify";
 
 export const COMMANDS = {
   convert: "tritonize.convertAtCursor",
@@ -11,10 +12,11 @@ export const COMMANDS = {
   restart: "tritonize.restartServer",
   cancel: "tritonize.cancelConversion",
   showLog: "tritonize.showLog",
+  verify: "tritonize.verifyKernelFile",
 } as const;
 
 /** What the commands need from the running language client. */
-export interface ServerAccess {
+export interface ServerAccess extends VerifyServer {
   /** Convert host for the editor's document and cursor; undefined while the server is down. */
   convertHost(editor: vscode.TextEditor): ConvertHost<vscode.CancellationToken> | undefined;
   /** Run a server command (workspace/executeCommand); undefined while the server is down. */
@@ -117,8 +119,10 @@ export function cancelConversions(server: ServerAccess, progress: ConversionProg
   return tokens.length;
 }
 
-export function registerCommands(server: ServerAccess, progress: ConversionProgress): vscode.Disposable[] {
+export function registerCommands(server: ServerAccess, progress: ConversionProgress, filter = new ServerMessageFilter()): vscode.Disposable[] {
+  const verifyOptions = { attachProgress: (listener: Parameters<ConversionProgress["attach"]>[0]) => progress.attach(listener), filter };
   return [
+    vscode.commands.registerCommand(COMMANDS.verify, () => verifyKernelFile(server, verifyOptions)),
     vscode.commands.registerCommand(COMMANDS.convert, () => convertAtCursor(server, progress)),
     vscode.commands.registerCommand(COMMANDS.report, () => openReport(server)),
     vscode.commands.registerCommand(COMMANDS.restart, () => server.restart()),

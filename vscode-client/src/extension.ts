@@ -11,7 +11,9 @@ import {
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
+  MessageType,
   ServerOptions,
+  ShowMessageNotification,
   WorkDoneProgressCancelNotification,
   WorkspaceEdit,
 } from "vscode-languageclient/node";
@@ -21,6 +23,7 @@ import { PythonExtensionApi, ServerCommand, chooseServerCommand } from "./interp
 import { makeMiddleware } from "./middleware";
 import { ConversionProgress } from "./progress";
 import { SECTION, needsRestart, serverSettings, settingKeys } from "./settings";
+import { ServerMessageFilter, classNamesFromActions } from "./verify";
 
 const PYTHON_EXTENSION = "ms-python.python";
 
@@ -33,6 +36,7 @@ class TritonizeServer implements ServerAccess {
     private readonly context: vscode.ExtensionContext,
     private readonly output: vscode.LogOutputChannel,
     private readonly progress: ConversionProgress,
+    private readonly messages: ServerMessageFilter,
   ) {}
 
   get interpreterSource(): ServerCommand["source"] | undefined {
@@ -72,6 +76,15 @@ class TritonizeServer implements ServerAccess {
     this.client = client;
     try {
       await client.start();
+      // The default window/showMessage handler, with the verify command's duplicates left out.
+      client.onNotification(ShowMessageNotification.type, ({ type, message }) => {
+        if (!this.messages.shouldShow(message)) {
+          this.output.info(`server message: ${message}`);
+          return;
+        }
+        const show = type === MessageType.Error ? vscode.window.showErrorMessage : type === MessageType.Warning ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+        void show(message);
+      });
     } catch (err) {
       this.output.error(`the server did not start: ${String(err)}`);
       void vscode.window
@@ -136,6 +149,30 @@ class TritonizeServer implements ServerAccess {
     };
   }
 
+  moduleClasses(editor: vscode.TextEditor): Promise<{ all: string[]; atCursor?: string }> | undefined {
+    const client = this.running();
+    if (!client) {
+      return undefined;
+    }
+    const c2p = client.code2ProtocolConverter;
+    const document = editor.document;
+    const ask = async (range: vscode.Range) => {
+      const params = {
+        textDocument: { uri: c2p.asUri(document.uri) },
+        range: c2p.asRange(range),
+        context: { diagnostics: [], only: ["refactor.rewrite"], triggerKind: CodeActionTriggerKind.Invoked },
+      };
+      return classNamesFromActions((await client.sendRequest(CodeActionRequest.type, params)) as ActionOrCommand[] | null);
+    };
+    // A selection over the whole file gets one action per module class; the cursor, its class.
+    const whole = new vscode.Range(new vscode.Position(0, 0), document.lineAt(Math.max(0, document.lineCount - 1)).range.end);
+    return Promise.all([ask(whole), ask(editor.selection)]).then(([all, here]) => ({ all, atCursor: here[0] }));
+  }
+
+  appendOutput(text: string): void {
+    this.output.info(`verify:\n${text}`);
+  }
+
   executeCommand(command: LspCommand, token?: vscode.CancellationToken): Promise<unknown> | undefined {
     const client = this.running();
     const params = { command: command.command, arguments: command.arguments };
@@ -165,8 +202,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const output = vscode.window.createOutputChannel("Tritonize", { log: true });
   const status = statusBarSink();
   const progress = new ConversionProgress(status.sink);
-  server = new TritonizeServer(context, output, progress);
-  context.subscriptions.push(output, status.item, ...registerCommands(server, progress));
+  const messages = new ServerMessageFilter();
+  server = new TritonizeServer(context, output, progress, messages);
+  context.subscriptions.push(output, status.item, ...registerCommands(server, progress, messages));
 
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {

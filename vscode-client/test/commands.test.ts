@@ -21,6 +21,10 @@ class FakeServer implements ServerAccess {
   convertHost() {
     return this.host as never;
   }
+  moduleClasses() {
+    return Promise.resolve({ all: ["Gelu"] });
+  }
+  appendOutput() {}
   executeCommand(command: LspCommand) {
     this.executed.push(command.command);
     return Promise.resolve(this.reportResult);

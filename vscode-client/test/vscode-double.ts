@@ -48,6 +48,8 @@ export class CancellationTokenSource {
 export interface Shown {
   level: "info" | "warning" | "error";
   message: string;
+  /** The buttons offered with the message, when there are any. */
+  items?: string[];
 }
 
 export interface ProgressRun {
@@ -79,6 +81,14 @@ export const recorded = {
   documents: [] as { language?: string; content?: string }[],
   shownDocuments: [] as unknown[],
   statusItems: [] as StatusBarItemDouble[],
+  openDialogs: [] as unknown[],
+  quickPicks: [] as { items: string[]; options?: unknown }[],
+  /** What showOpenDialog answers (undefined: the user closed it). */
+  openDialogAnswer: undefined as { fsPath: string }[] | undefined,
+  /** What showQuickPick answers, from the items it was given (undefined: the user pressed Escape). */
+  quickPickAnswer: undefined as ((items: string[]) => string | undefined) | undefined,
+  /** The button a message "clicks" (undefined: dismissed). */
+  messageChoice: undefined as string | undefined,
   /** Called with the progress run right after withProgress starts its task (e.g. to cancel). */
   onProgressStart: undefined as ((run: ProgressRun) => void) | undefined,
 };
@@ -89,15 +99,21 @@ export function resetDouble(): void {
   recorded.documents = [];
   recorded.shownDocuments = [];
   recorded.statusItems = [];
+  recorded.openDialogs = [];
+  recorded.quickPicks = [];
+  recorded.openDialogAnswer = undefined;
+  recorded.quickPickAnswer = undefined;
+  recorded.messageChoice = undefined;
   recorded.onProgressStart = undefined;
+  workspace.textDocuments = [];
   window.activeTextEditor = undefined;
   registry.clear();
 }
 
 function show(level: Shown["level"]) {
-  return async (message: string): Promise<undefined> => {
-    recorded.messages.push({ level, message });
-    return undefined;
+  return async (message: string, ...items: string[]): Promise<string | undefined> => {
+    recorded.messages.push(items.length > 0 ? { level, message, items } : { level, message });
+    return items.includes(recorded.messageChoice ?? "") ? recorded.messageChoice : undefined;
   };
 }
 
@@ -117,6 +133,14 @@ export const window = {
     recorded.onProgressStart?.(run);
     return result;
   },
+  async showOpenDialog(options: unknown): Promise<{ fsPath: string }[] | undefined> {
+    recorded.openDialogs.push(options);
+    return recorded.openDialogAnswer;
+  },
+  async showQuickPick(items: string[], options?: unknown): Promise<string | undefined> {
+    recorded.quickPicks.push({ items, options });
+    return recorded.quickPickAnswer?.(items);
+  },
   createStatusBarItem(): StatusBarItemDouble {
     const item = new StatusBarItemDouble();
     recorded.statusItems.push(item);
@@ -129,6 +153,7 @@ export const window = {
 };
 
 export const workspace = {
+  textDocuments: [] as { uri: { fsPath: string }; isDirty: boolean; getText(): string }[],
   async openTextDocument(options: { language?: string; content?: string }): Promise<unknown> {
     recorded.documents.push(options);
     return { ...options, uri: "untitled:report" };

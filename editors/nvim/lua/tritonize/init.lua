@@ -2,6 +2,8 @@
 --   :TritonizeConvert  convert the nn.Module under the cursor (code action, applied when ready)
 --   :TritonizeCancel   cancel the conversion in flight
 --   :TritonizeReport   show the last report for the module under the cursor
+--   :TritonizeVerify {file}  verify a hand-written kernel file (defining ModelNew) against the
+--                      module class under the cursor (or the file's `Model` / only class)
 --
 -- Works on Neovim 0.7 (vim.lsp.start_client) through 0.11+ (vim.lsp.start). Hover and
 -- diagnostics are plain LSP and need nothing from this file.
@@ -418,6 +420,99 @@ function M.report(opts)
   end)
 end
 
+-- ---- verifying a hand-written kernel --------------------------------------------------------
+
+--- The module class a codeAction response is about (`data.class`, or its command's arguments).
+function M.class_from_actions(actions)
+  for _, action in ipairs(actions or {}) do
+    local command = type(action.command) == "table" and action.command or action
+    local payload = action.data
+    if type(payload) ~= "table" and type(command.arguments) == "table" then
+      payload = command.arguments[1]
+    end
+    if type(payload) == "table" and type(payload.class) == "string" then
+      return payload.class
+    end
+  end
+  return nil
+end
+
+--- The `tritonize.verifyCandidate` argument object for the problem buffer and a candidate file.
+--- A modified buffer holding the candidate sends its text too (the server prefers it).
+function M.verify_args(bufnr, candidate_path, class_name)
+  local path = vim.fn.fnamemodify(vim.fn.expand(candidate_path), ":p")
+  local args = { uri = vim.uri_from_bufnr(bufnr), candidatePath = path, className = class_name }
+  local cand_buf = vim.fn.bufnr(path)
+  if cand_buf > 0 and vim.api.nvim_buf_is_loaded(cand_buf) and vim.bo[cand_buf].modified then
+    args.candidate = table.concat(vim.api.nvim_buf_get_lines(cand_buf, 0, -1, false), "\n") .. "\n"
+  end
+  return args
+end
+
+--- The one-line verdict of a verifyCandidate answer, and the log level to show it at.
+function M.verdict_line(result)
+  if type(result) ~= "table" then
+    return "verify: no answer from the server", vim.log.levels.WARN
+  end
+  if result.cancelled then
+    return "verify: cancelled", vim.log.levels.INFO
+  end
+  if type(result.error) == "table" then
+    return string.format("verify: cannot verify (%s): %s", tostring(result.error.kind), tostring(result.error.message)),
+      vim.log.levels.WARN
+  end
+  local first = (type(result.text) == "string" and vim.split(result.text, "\n", { plain = true })[1] or "")
+    :gsub("%s+", " ")
+  if first == "" then
+    first = (result.passed and "PASS " or "FAIL ") .. tostring(result.candidate_id)
+  end
+  if result.passed then
+    return first, vim.log.levels.INFO
+  end
+  local message = type(result.message) == "string" and result.message ~= "" and (": " .. result.message) or ""
+  return first .. message, vim.log.levels.ERROR
+end
+
+--- Verify `candidate_path` (a module defining ModelNew) against the module class under the
+--- cursor of the current buffer (without one, the server picks `Model` or the only class).
+--- Echoes the verdict and opens the full text in a scratch split; `opts.on_done(err, result)`
+--- replaces both (tests). :TritonizeCancel cancels it.
+function M.verify(candidate_path, opts)
+  opts = opts or {}
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  local function done(err, result)
+    if opts.on_done then
+      return opts.on_done(err, result)
+    end
+    if err then
+      return notify(err.message or vim.inspect(err), vim.log.levels.WARN)
+    end
+    local line, level = M.verdict_line(result)
+    local hl = level == vim.log.levels.INFO and "MoreMsg" or (level == vim.log.levels.ERROR and "ErrorMsg" or "WarningMsg")
+    if type(result) == "table" and type(result.text) == "string" and result.text ~= "" then
+      show_text(result.text)
+    end
+    vim.api.nvim_echo({ { "tritonize: " .. line, hl } }, true, {})
+  end
+  if not client then
+    return done({ message = "no tritonize server attached to this buffer" }, nil)
+  end
+  if not candidate_path or candidate_path == "" then
+    return done({ message = "usage: :TritonizeVerify {kernel_file.py}" }, nil)
+  end
+  if M.pending then
+    return done({ message = "a conversion is already running (:TritonizeCancel stops it)" }, nil)
+  end
+  request_actions(client, bufnr, { CONVERT_KIND }, function(err, actions)
+    -- No class under the cursor (or no answer): let the server pick.
+    local class_name = not err and M.class_from_actions(actions) or nil
+    local job = new_job(client, done)
+    local command = { command = "tritonize.verifyCandidate", arguments = { M.verify_args(bufnr, candidate_path, class_name) } }
+    execute_command(job, client, bufnr, command)
+  end)
+end
+
 -- ---- setup ---------------------------------------------------------------------------------
 
 function M.setup(opts)
@@ -439,6 +534,9 @@ function M.setup(opts)
   vim.api.nvim_create_user_command("TritonizeReport", function()
     M.report()
   end, { desc = "Show the tritonize report for the module under the cursor" })
+  vim.api.nvim_create_user_command("TritonizeVerify", function(args)
+    M.verify(args.args)
+  end, { nargs = 1, complete = "file", desc = "Verify a kernel file (defining ModelNew) against the module under the cursor" })
   -- Buffers that were already open when setup ran.
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(buf) and vim.tbl_contains(M.config.filetypes, vim.bo[buf].filetype) then
