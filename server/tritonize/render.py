@@ -41,7 +41,7 @@ def report_text(report: Report) -> str:
     lines = [f"tritonize report: {report.problem_name}" + (f" ({report.path})" if report.path else "")]
     lines.append(f"device: {report.device}" + ("" if report.timed else "  — not timed (no GPU)"))
     if report.versions:
-        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items())))
+        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items()) if v))
     if report.error:
         lines.append(f"problem error ({report.error_kind}): {report.error}")
         return "\n".join(lines)
