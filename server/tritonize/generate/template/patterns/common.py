@@ -146,6 +146,26 @@ def _temp_name(n: Node) -> str:
     return {"pow_scalar": "pow", "gelu_tanh": "gelu", "identity": "copy"}.get(n.op, n.op)
 
 
+@dataclass
+class GroupNames:
+    """Kernel-argument names for a fused group's tensor leaves and scalar arguments, plus its formula."""
+
+    namer: Namer
+    leaves: list[Node]
+    scalars: list[Node]
+    local: dict[Node, str]
+    scalar_local: dict[Node, str]
+    formula: str
+
+
+def group_names(group: Group, forward_names: dict[Node, str]) -> GroupNames:
+    leaves, scalars = group.leaves(), group.scalars()
+    namer = Namer()
+    local = {leaf: namer(leaf_base_name(leaf, forward_names[leaf])) for leaf in leaves}
+    scalar_local = {s: namer(leaf_base_name(s, forward_names[s])) for s in scalars}
+    return GroupNames(namer, leaves, scalars, local, scalar_local, describe(group, {**local, **scalar_local}))
+
+
 def leaf_base_name(leaf: Node, forward_name: str) -> str:
     """`self.fc.weight` → `weight`, `x` → `x`."""
     return forward_name.split(".")[-1] if forward_name.startswith("self.") else forward_name

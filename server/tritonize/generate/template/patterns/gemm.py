@@ -23,7 +23,7 @@ import torch
 
 from ..fuse import Group
 from ..graph import Node
-from .common import Emitted, ExprWriter, Namer, describe, leaf_base_name, out_dtype_expr
+from .common import Emitted, ExprWriter, group_names, out_dtype_expr
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,9 @@ def emit_gemm(group: Group, name: str, forward_names: dict[Node, str], cfg: Gemm
     gemm = group.gemm
     assert gemm is not None
     a_node, b_node = gemm.args
-    leaves = group.leaves()
-    scalars = group.scalars()
-    namer = Namer()
-    local = {leaf: namer(leaf_base_name(leaf, forward_names[leaf])) for leaf in leaves}
-    scalar_local = {s: namer(leaf_base_name(s, forward_names[s])) for s in scalars}
-    formula = describe(group, {**local, **scalar_local})
+    names = group_names(group, forward_names)
+    leaves, scalars, namer = names.leaves, names.scalars, names.namer
+    local, scalar_local, formula = names.local, names.scalar_local, names.formula
     epi_leaves = [x for x in leaves if any(x in n.args for n in group.nodes if n is not gemm)]
     epi = {x: namer(local[x] + "_epi") if x in (a_node, b_node) else local[x] for x in epi_leaves}
 

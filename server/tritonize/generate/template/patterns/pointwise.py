@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..fuse import Group
 from ..graph import Node
-from .common import Emitted, ExprWriter, Namer, describe, leaf_base_name, out_dtype_expr
+from .common import Emitted, ExprWriter, group_names, out_dtype_expr
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,9 @@ CONFIGS = [PointwiseConfig(1024, 4), PointwiseConfig(2048, 8), PointwiseConfig(4
 
 def emit_pointwise(group: Group, name: str, forward_names: dict[Node, str], cfg: PointwiseConfig) -> Emitted:
     rank = len(group.domain)
-    leaves = group.leaves()
-    scalars = group.scalars()
-    namer = Namer()
-    local = {leaf: namer(leaf_base_name(leaf, forward_names[leaf])) for leaf in leaves}
-    scalar_local = {s: namer(leaf_base_name(s, forward_names[s])) for s in scalars}
-    formula = describe(group, {**local, **scalar_local})
+    names = group_names(group, forward_names)
+    leaves, scalars, namer = names.leaves, names.scalars, names.namer
+    local, scalar_local, formula = names.local, names.scalar_local, names.formula
 
     body: list[str] = []
     loaded: dict[Node, str] = {}

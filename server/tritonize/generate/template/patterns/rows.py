@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..fuse import Group
 from ..graph import Node
-from .common import Emitted, ExprWriter, Namer, describe, leaf_base_name, out_dtype_expr
+from .common import Emitted, ExprWriter, group_names, out_dtype_expr
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,9 @@ def emit_rows(group: Group, name: str, forward_names: dict[Node, str], cfg: Rows
     domain, red = group.domain, group.red
     rank = len(domain)
     kept = [d for d in range(rank) if d not in red]
-    leaves = group.leaves()
-    scalars = group.scalars()
-    namer = Namer()
-    local = {leaf: namer(leaf_base_name(leaf, forward_names[leaf])) for leaf in leaves}
-    scalar_local = {s: namer(leaf_base_name(s, forward_names[s])) for s in scalars}
-    formula = describe(group, {**local, **scalar_local})
+    names = group_names(group, forward_names)
+    leaves, scalars, namer = names.leaves, names.scalars, names.namer
+    local, scalar_local, formula = names.local, names.scalar_local, names.formula
     root_elem = group.root not in group.row_level
 
     # A leaf read per row by a squeezed value needs its own strides (see row_strides in the wrapper).
