@@ -175,3 +175,13 @@ def test_cli_import_pulls_in_no_heavy_library() -> None:
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert not imported & {"torch", "triton", "transformers", "llama_cpp", "numpy"}, imported
+
+
+def test_asking_for_cuda_without_a_gpu_says_so_and_exits_1() -> None:
+    import shutil
+
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has an NVIDIA driver: --device cuda may work here")
+    proc = run_cli("convert", EXAMPLE, "--generators", "template", "--device", "cuda", "-q", "--no-cache")
+    assert proc.returncode == 1
+    assert "no_verifier" in proc.stderr and "no CUDA device" in proc.stderr

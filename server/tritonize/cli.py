@@ -256,6 +256,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if args.json:
             print(report.to_json(indent=2))
         print(f"tritonize: {path}: {report.error_kind}: {report.error}", file=sys.stderr)
+        if report.error_kind == "no_verifier":  # this machine cannot verify (see `tritonize doctor`): not bad input
+            return EXIT_NONE
         return EXIT_BAD_INPUT
     best = report.best_result()
     if args.json:
