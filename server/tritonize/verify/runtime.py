@@ -28,11 +28,7 @@ from typing import Any
 import torch
 
 from . import sandbox, static
-
-try:  # being written by another engineer; the worker works without it
-    from .guards import TorchOpRecorder  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the concurrent work
-    TorchOpRecorder = None  # type: ignore[assignment,misc]
+from .guards import TorchOpRecorder
 
 BASE_SEED = 42  # weights (same-seed construction) and the probe; inputs use seeds drawn per job
 FRESH_SEED_OFFSET = 1000  # re-check after suspicious timings uses seeds nobody saw before
@@ -104,9 +100,8 @@ def launches() -> int:
 def warm_up(device: torch.device) -> None:
     """Pay one-time lazy work at worker start (first dispatch-mode entry, first kernels of the
     allocator), not in the first job. The recorder does not import torch._dynamo (guards.py)."""
-    if TorchOpRecorder is not None:
-        with contextlib.suppress(Exception), TorchOpRecorder():
-            (torch.ones(2, device=device) + 1).sum()
+    with contextlib.suppress(Exception), TorchOpRecorder():
+        (torch.ones(2, device=device) + 1).sum()
 
 
 # ---- job context ----------------------------------------------------------------------------------
@@ -822,7 +817,7 @@ def _check_seed(
     ctx.stage(f"ModelNew.forward (seed {seed})")
     poison(dev, hint)
     before = launches()
-    recorder = TorchOpRecorder() if TorchOpRecorder is not None else contextlib.nullcontext()
+    recorder = TorchOpRecorder()
     try:
         with guarded(ctx.job_dir), recorder, torch.no_grad():
             out = new_model(*cand_in)
