@@ -37,6 +37,7 @@ from .metrics import (
     stage_stats,
     summarize,
 )
+from .render import text_table
 from .report import Report
 from .settings import Settings
 
@@ -532,14 +533,6 @@ def goal_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
         met = {True: "yes", False: "NO", None: "n/a (needs a GPU)" if not res.timed else "n/a"}[g.met]
         rows.append([g.name, g.target, value, met])
     return headers, rows
-
-
-def text_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-           "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(out)
 
 
 def md_table(headers: list[str], rows: list[list[str]]) -> str:

@@ -27,13 +27,14 @@ def result_row(r: CandidateResult, report: Report) -> list[str]:
     ]
 
 
-def _table(headers: list[str], rows: list[list[str]], max_last: int = 90) -> str:
-    rows = [[c if i < len(headers) - 1 else (c if len(c) <= max_last else c[: max_last - 1] + "…") for i, c in enumerate(row)] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
-    out = [line, "  ".join("-" * w for w in widths)]
-    for row in rows:
-        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+def text_table(headers: list[str], rows: list[list[str]], max_last: int | None = None) -> str:
+    """A plain-text table with a dashed rule; the last column is cut at `max_last` characters if given."""
+    if max_last is not None:
+        rows = [row[:-1] + [row[-1] if len(row[-1]) <= max_last else row[-1][: max_last - 1] + "…"] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(out)
 
 
@@ -56,7 +57,7 @@ def report_text(report: Report) -> str:
         lines.append(f"generator {g.name}: {state} in {g.seconds:.1f}s")
     lines.append("")
     headers = ["candidate", "status", "ms", "x eager", "x compile", "message"]
-    lines.append(_table(headers, [result_row(r, report) for r in report.results]))
+    lines.append(text_table(headers, [result_row(r, report) for r in report.results], max_last=90))
     best = report.best_result()
     lines.append("")
     if best:
