@@ -28,7 +28,7 @@ for s in $STAGES; do
     bandwidth) stage "template kernels vs copy bandwidth / matmul"
       $PY benchmarks/template_bandwidth.py 2>&1 | tee "$OUT/bandwidth.txt" | tail -40 ;;
     llm-bench) stage "transformers throughput (8B-shaped, random weights)"
-      $PY benchmarks/llm_throughput.py 2>&1 | tee "$OUT/llm-bench.txt" | tail -30 ;;
+      $PY benchmarks/llm_throughput.py ${LLM_ARGS:-} --json "$OUT/llm.json" 2>&1 | tee "$OUT/llm-bench.txt" | tail -30 ;;
     lsp-bench) stage "LSP latency"
       $PY benchmarks/lsp_latency.py 2>&1 | tee "$OUT/lsp-bench.txt" | tail -30 ;;
     bench) stage "tritonize bench (our problem set)"

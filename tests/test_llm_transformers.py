@@ -145,10 +145,95 @@ def test_block_watch_stops_each_sequence_at_its_closing_fence(hf_dir):
     stop.set()
     assert watch(torch.tensor(rows), None).tolist() == [True, True]
 
+    # The fast path's check (every few tokens, new tokens only): same verdicts, and where each row ends.
+    fast = BlockWatch(tok, len(prompt), 3, 100, threading.Event(), events.append, backticks, True)
+    eos_row = tok("```python\n").input_ids + [tok.eos_token_id] + [tok.pad_token_id] * 3
+    new = [done + [tok.pad_token_id] * 4, open_, eos_row]
+    assert not fast.check_rows([r[:3] for r in new], {tok.eos_token_id})
+    assert not fast.check_rows(new, {tok.eos_token_id})
+    assert fast.done == [True, False, True]
+    assert fast.ended_at[0] == len(done) and fast.ended_at[2] == eos_row.index(tok.eos_token_id)
+
+
+def cpu_runtime(hf_dir, fast: bool):
+    from tritonize.generate.runtimes.hf import HFRuntime
+
+    runtime = HFRuntime.load(hf_dir, dtype="float32", device="cpu", threads=1)
+    runtime.fast_decode = fast  # on a CPU the fast path runs eagerly (no CUDA graph): same code, same tokens
+    return runtime
+
+
+def test_fast_path_greedy_tokens_equal_transformers_generate(hf_dir):
+    """Static cache + own decode loop + GQA-folded attention give exactly transformers' greedy tokens."""
+    req = SampleRequest(prompt="import torch\nclass ModelNew(torch.nn.Module):\n", messages=None, n=2,
+                        temperature=0.0, top_p=1.0, max_new_tokens=40, seed=0, stop_at_block_end=False)
+    fast = cpu_runtime(hf_dir, True)
+    got = fast.generate(req, lambda ev: None, threading.Event())
+    assert fast.fast_decode, "the fast path fell back to transformers' generate (see stderr)"
+    assert fast._sampler.gqa, "the GQA attention was not installed"
+    want = cpu_runtime(hf_dir, False).generate(req, lambda ev: None, threading.Event())
+    assert got == want
+    assert got[0] == got[1]  # greedy: both rows the same
+    assert len(fast.tokenizer(got[0], add_special_tokens=False).input_ids) >= 30
+
+
+def test_gqa_attention_equals_repeated_heads_sdpa(hf_dir):
+    """One decode step's logits with the folded attention match transformers' SDPA (repeat_kv)."""
+    import torch
+    from transformers import AutoModelForCausalLM, StaticCache
+    from tritonize.generate.runtimes.hf_fast import install_gqa_attention
+
+    def logits_after(model, prompt, nxt):
+        cache = StaticCache(config=model.config, max_cache_len=64)
+        with torch.inference_mode():
+            model(input_ids=prompt, past_key_values=cache, use_cache=True)
+            return model(input_ids=nxt, past_key_values=cache, use_cache=True).logits
+
+    prompt = torch.randint(1, 200, (3, 11), generator=torch.Generator().manual_seed(1))
+    nxt = torch.randint(1, 200, (3, 1), generator=torch.Generator().manual_seed(2))
+    ref_model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32, attn_implementation="sdpa")
+    want = logits_after(ref_model, prompt, nxt)
+    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32, attn_implementation="sdpa")
+    assert install_gqa_attention(model)
+    got = logits_after(model, prompt, nxt)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_fast_path_samples_reports_progress_and_stops_on_cancel(hf_dir):
+    """The fast path samples n different rows, reports progress, and stops at once when cancelled."""
+    runtime = cpu_runtime(hf_dir, True)
+    events: list[dict] = []
+    texts = runtime.generate(SampleRequest.from_dict(request(n=3, max_new_tokens=16)), events.append, threading.Event())
+    assert runtime.fast_decode
+    assert len(set(texts)) == 3
+    progress = [e for e in events if e["type"] == "progress"]
+    assert progress[-1] == {"type": "progress", "tokens": 48, "total": 48}  # 3 × 16, none stopped early
+    assert "".join(e["delta"] for e in events if e["type"] == "text") == texts[0]
+    stop = threading.Event()
+    stop.set()
+    t0 = time.monotonic()
+    runtime.generate(SampleRequest.from_dict(request(n=3, max_new_tokens=2000)), lambda ev: None, stop)
+    assert time.monotonic() - t0 < 5
+
+
+def test_exponential_race_draws_follow_top_p_distribution():
+    """sample_next's draw has the nucleus distribution: tokens outside top-p never come, the rest in proportion."""
+    import torch
+    from tritonize.generate.runtimes.hf_fast import sample_next
+
+    torch.manual_seed(0)
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    logits = probs.log().expand(20000, 4).clone()
+    tokens = sample_next(logits, torch.tensor(1.0), torch.tensor(0.9))  # keeps 0.5, 0.3, 0.15
+    counts = torch.bincount(tokens, minlength=4).float() / tokens.numel()
+    assert counts[3] == 0
+    torch.testing.assert_close(counts[:3], torch.tensor([0.5, 0.3, 0.15]) / 0.95, atol=0.02, rtol=0)
+    assert sample_next(logits[:5], None, None).tolist() == [0] * 5  # greedy
+
 
 @pytest.mark.gpu
 def test_gpu_fast_path_static_cache_compiled_decode(hf_dir):
-    """On a GPU the runtime decodes with a static cache (compiled by transformers) and keeps doing so."""
+    """On a GPU the runtime samples on the fast path (static cache, compiled step) and keeps doing so."""
     from tritonize.generate.runtimes.hf import HFRuntime
 
     runtime = HFRuntime.load(hf_dir, dtype="bfloat16", device="cuda")
@@ -157,5 +242,6 @@ def test_gpu_fast_path_static_cache_compiled_decode(hf_dir):
     first = runtime.generate(req, lambda ev: None, threading.Event())
     second = runtime.generate(req, lambda ev: None, threading.Event())
     assert len(first) == 4 and len(second) == 4
-    assert runtime.fast_decode, "the static-cache path failed and fell back (see stderr)"
+    assert runtime.fast_decode, "the fast path failed and fell back (see stderr)"
+    assert runtime._sampler.compiled_shapes == 1, "the second request should reuse the compiled step"
     runtime.close()

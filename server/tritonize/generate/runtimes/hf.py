@@ -1,10 +1,11 @@
 """transformers runtime (runs in the model host only: it imports torch and transformers).
 
-All n samples come from ONE batched `generate` call (`num_return_sequences=n`). A stopping
-criterion ends each sequence as soon as its code block closes, stops everything when the user
-cancels, and reports progress (tokens so far) and the first sequence's text as it grows. On a GPU
-the decode loop runs with a static KV cache, which transformers compiles (CUDA graphs) — the fast
-path measured by benchmarks/llm_throughput.py; it falls back to the dynamic cache if that fails.
+All n samples come from ONE batched call. Each sequence ends as soon as its code block closes,
+everything stops when the user cancels, and progress (tokens so far) and the first sequence's text
+are reported as they grow. On a GPU the fast path samples (hf_fast.py: static KV cache, the decode
+step and the sampling compiled into one CUDA graph, the host checking every few tokens) — what
+benchmarks/llm_throughput.py measures. If it fails, transformers' own `generate` with the dynamic
+cache (`num_return_sequences=n` and a stopping criterion) takes over.
 """
 
 from __future__ import annotations
@@ -52,8 +53,7 @@ class BlockWatch(StoppingCriteria):
         self.emit = emit
         self.backtick_ids = backtick_ids
         self.watch_blocks = watch_blocks
-        self.done = [False] * n
-        self.tokens = 0
+        self.reset(n)  # done, and for the fast path where each done row ends and how much of it was read
         self._last_report = 0.0
         self._streamed = ""
 
@@ -76,17 +76,54 @@ class BlockWatch(StoppingCriteria):
             return torch.ones(len(last), dtype=torch.bool, device=input_ids.device)
         return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
-    def _report(self, input_ids: torch.Tensor) -> None:
-        self.emit({"type": "progress", "tokens": self.tokens, "total": self.total})
-        text = self._text(input_ids[0])
+    def reset(self, rows: int) -> None:
+        self.done = [False] * rows
+        self.ended_at = [0] * rows
+        self.seen = [0] * rows
+        self.tokens = 0
+
+    def check_rows(self, rows: list[list[int]], eos_ids: set[int]) -> bool:
+        """The fast path's check, every few tokens: rows are the new tokens so far (one list per
+        sample). Marks rows done at end of sequence or once their code block closes; reports; True
+        to stop sampling (all rows done, or cancelled)."""
+        total = 0
+        for i, row in enumerate(rows):
+            if not self.done[i]:
+                end = next((k for k, t in enumerate(row) if t in eos_ids), None)
+                if end is not None:
+                    self.done[i] = True
+                    self.ended_at[i] = end
+                elif self.watch_blocks:
+                    # The first token (after what was already read) at which the code block is closed.
+                    for k in range(self.seen[i], len(row)):
+                        if row[k] in self.backtick_ids and code_block_closed(
+                                self.tokenizer.decode(row[: k + 1], skip_special_tokens=True)):
+                            self.done[i] = True
+                            self.ended_at[i] = k + 1
+                            break
+                self.seen[i] = len(row)
+            total += self.ended_at[i] if self.done[i] else len(row)
+        self.tokens = total
+        now = time.monotonic()
+        if now - self._last_report >= REPORT_EVERY_S and rows:
+            self._last_report = now
+            self.emit({"type": "progress", "tokens": self.tokens, "total": self.total})
+            self._stream(self.tokenizer.decode(rows[0][: self.ended_at[0] if self.done[0] else None],
+                                               skip_special_tokens=True))
+        return self.stop.is_set() or all(self.done)
+
+    def _stream(self, text: str) -> None:
         if text.startswith(self._streamed) and len(text) > len(self._streamed):
             self.emit({"type": "text", "seq": 0, "delta": text[len(self._streamed):]})
             self._streamed = text
 
+    def _report(self, input_ids: torch.Tensor) -> None:
+        self.emit({"type": "progress", "tokens": self.tokens, "total": self.total})
+        self._stream(self._text(input_ids[0]))
+
     def finish(self, first_text: str) -> None:
         self.emit({"type": "progress", "tokens": self.tokens, "total": self.total})
-        if first_text.startswith(self._streamed) and len(first_text) > len(self._streamed):
-            self.emit({"type": "text", "seq": 0, "delta": first_text[len(self._streamed):]})
+        self._stream(first_text)
 
 
 class HFRuntime:
@@ -100,8 +137,11 @@ class HFRuntime:
         self.model_name = name
         vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
         self.backtick_ids = {i for i, tok in enumerate(vocab) if tok and "`" in tok}
-        # The static-cache (compiled) decode path: GPU only; CPU gains nothing from it.
+        # The fast path (hf_fast.py: static cache, compiled step, host checks every few tokens). On a
+        # GPU the step is compiled to a CUDA graph; on a CPU it runs eagerly, which tests use.
         self.fast_decode = fast_decode and self.device == "cuda"
+        self.compile_decode = self.device == "cuda"
+        self._sampler = None
         self.describe = f"{name} on {self.device} ({str(self.dtype).replace('torch.', '')})"
 
     @classmethod
@@ -124,7 +164,7 @@ class HFRuntime:
             ids = self.tokenizer(req.prompt, return_tensors="pt").input_ids
         return ids.to(self.device)
 
-    def generation_config(self, req: SampleRequest, prompt_len: int, static: bool) -> GenerationConfig:
+    def generation_config(self, req: SampleRequest) -> GenerationConfig:
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         sampling = req.temperature > 0
@@ -134,16 +174,12 @@ class HFRuntime:
             temperature=req.temperature if sampling else None,
             top_p=req.top_p if sampling else None,
             top_k=None,
-            num_return_sequences=req.n,
+            # Greedy decoding gives n identical rows: transformers refuses n > 1 there, so one is sampled.
+            num_return_sequences=req.n if sampling else 1,
             pad_token_id=pad,
             eos_token_id=self.model.generation_config.eos_token_id or tok.eos_token_id,
             bos_token_id=tok.bos_token_id,
         )
-        if static:
-            cfg.cache_implementation = "static"
-            if hasattr(cfg, "max_cache_len"):
-                needed = prompt_len + req.max_new_tokens
-                cfg.max_cache_len = -(-needed // CACHE_BUCKET) * CACHE_BUCKET
         return cfg
 
     def generate(self, req: SampleRequest, emit: Emit, stop: threading.Event) -> list[str]:
@@ -152,32 +188,57 @@ class HFRuntime:
         torch.manual_seed(req.seed)
         watch = BlockWatch(self.tokenizer, prompt_len, req.n, req.n * req.max_new_tokens, stop, emit,
                            self.backtick_ids, req.stop_at_block_end)
-        out = self._run(ids, req, prompt_len, watch)
-        texts = [self.tokenizer.decode(row[prompt_len:], skip_special_tokens=True) for row in out]
+        rows = self._run(ids, req, prompt_len, watch)
+        texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
         if req.stop_at_block_end:
             texts = [cut_after_block(t) for t in texts]
         watch.finish(texts[0] if texts else "")
         return texts
 
-    def _run(self, ids: torch.Tensor, req: SampleRequest, prompt_len: int, watch: BlockWatch) -> torch.Tensor:
-        mask = torch.ones_like(ids)
-        criteria = StoppingCriteriaList([watch])
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        return set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+
+    def _run(self, ids: torch.Tensor, req: SampleRequest, prompt_len: int, watch: BlockWatch) -> list[list[int]]:
+        """The new tokens of each sample. The fast path first; on any failure transformers' own
+        `generate` (dynamic cache) takes over, for this request and the ones after it."""
         if self.fast_decode:
             try:
-                with torch.inference_mode():
-                    return self.model.generate(input_ids=ids, attention_mask=mask, stopping_criteria=criteria,
-                                               generation_config=self.generation_config(req, prompt_len, True))
+                return self._run_fast(ids, req, prompt_len, watch)
             except Exception as exc:  # a compile failure must not lose the request
-                print(f"model host: static-cache decode failed ({type(exc).__name__}: {exc}); "
-                      "using the dynamic cache from now on", file=sys.stderr)
+                print(f"model host: fast sampling failed ({type(exc).__name__}: {exc}); "
+                      "using transformers' generate from now on", file=sys.stderr)
                 self.fast_decode = False
+                self._sampler = None
                 if watch.stop.is_set():
                     raise
-                watch.tokens = 0
-                watch.done = [False] * req.n
+        watch.reset(req.n if req.temperature > 0 else 1)  # greedy: one row, repeated below
+        mask = torch.ones_like(ids)
         with torch.inference_mode():
-            return self.model.generate(input_ids=ids, attention_mask=mask, stopping_criteria=criteria,
-                                       generation_config=self.generation_config(req, prompt_len, False))
+            out = self.model.generate(input_ids=ids, attention_mask=mask, stopping_criteria=StoppingCriteriaList([watch]),
+                                      generation_config=self.generation_config(req))
+        eos = self._eos_ids()
+        rows = []
+        for row in out[:, prompt_len:].tolist():
+            end = next((k for k, t in enumerate(row) if t in eos), len(row))
+            rows.append(row[:end])
+        return rows if len(rows) == req.n else rows * req.n
+
+    def _run_fast(self, ids: torch.Tensor, req: SampleRequest, prompt_len: int, watch: BlockWatch) -> list[list[int]]:
+        from .hf_fast import FastSampler
+
+        if self._sampler is None:
+            self._sampler = FastSampler(self.model, compile_step=self.compile_decode)
+        eos = self._eos_ids()
+        cache_len = -(-(prompt_len + req.max_new_tokens) // CACHE_BUCKET) * CACHE_BUCKET
+        tokens = self._sampler.sample(ids, req.n, max_new_tokens=req.max_new_tokens, cache_len=cache_len,
+                                      temperature=req.temperature, top_p=req.top_p,
+                                      check=lambda t: watch.check_rows(t.tolist(), eos))
+        rows = tokens.tolist()
+        watch.check_rows(rows, eos)
+        return [row[: watch.ended_at[i]] if watch.done[i] else row for i, row in enumerate(rows)]
 
     def close(self) -> None:
         del self.model
