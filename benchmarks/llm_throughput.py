@@ -149,7 +149,8 @@ def main() -> int:
         from torch._dynamo.utils import counters  # how many graphs the decode step compiled to (0: eager)
 
         graphs = int(counters["stats"].get("unique_graphs", 0))
-        fast = runtime.fast_decode  # False: the fast path failed and transformers' generate ran
+        # fast path: "compiled" (CUDA graph step), "eager" (compile failed), or False (transformers' generate)
+        fast = runtime.fast_decode and ("compiled" if runtime.compile_decode else "eager")
         prefill_req = SampleRequest(prompt=prompt, messages=None, n=samples, temperature=1.0, top_p=0.97,
                                     max_new_tokens=1, seed=0)  # same static-cache size: no new compile
         prefill = timed(lambda: runtime.generate(prefill_req, lambda ev: None, stop), device)

@@ -216,6 +216,32 @@ def test_fast_path_samples_reports_progress_and_stops_on_cancel(hf_dir):
     assert time.monotonic() - t0 < 5
 
 
+def test_fast_path_failure_falls_back_without_losing_the_request(hf_dir, monkeypatch, capfd):
+    """A compile failure: the same loop runs eagerly; a failure there: transformers' generate. No request lost."""
+    import torch
+    from tritonize.generate.runtimes import hf_fast
+
+    runtime = cpu_runtime(hf_dir, True)
+    runtime.compile_decode = True
+
+    def no_compiler(*a, **k):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    req = SampleRequest.from_dict(request(n=2, max_new_tokens=8))
+    assert len(runtime.generate(req, lambda ev: None, threading.Event())) == 2
+    assert runtime.fast_decode and not runtime.compile_decode
+    assert "using the fast path without compiling" in capfd.readouterr().err
+
+    def broken(self, *a, **k):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(hf_fast.FastSampler, "sample", broken)
+    assert len(runtime.generate(req, lambda ev: None, threading.Event())) == 2
+    assert not runtime.fast_decode
+    assert "using transformers' generate" in capfd.readouterr().err
+
+
 def test_exponential_race_draws_follow_top_p_distribution():
     """sample_next's draw has the nucleus distribution: tokens outside top-p never come, the rest in proportion."""
     import torch
@@ -242,6 +268,6 @@ def test_gpu_fast_path_static_cache_compiled_decode(hf_dir):
     first = runtime.generate(req, lambda ev: None, threading.Event())
     second = runtime.generate(req, lambda ev: None, threading.Event())
     assert len(first) == 4 and len(second) == 4
-    assert runtime.fast_decode, "the fast path failed and fell back (see stderr)"
+    assert runtime.fast_decode and runtime.compile_decode, "the compiled fast path failed and fell back (see stderr)"
     assert runtime._sampler.compiled_shapes == 1, "the second request should reuse the compiled step"
     runtime.close()

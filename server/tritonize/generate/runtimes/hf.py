@@ -204,16 +204,20 @@ class HFRuntime:
     def _run(self, ids: torch.Tensor, req: SampleRequest, prompt_len: int, watch: BlockWatch) -> list[list[int]]:
         """The new tokens of each sample. The fast path first; on any failure transformers' own
         `generate` (dynamic cache) takes over, for this request and the ones after it."""
-        if self.fast_decode:
+        while self.fast_decode:
             try:
                 return self._run_fast(ids, req, prompt_len, watch)
             except Exception as exc:  # a compile failure must not lose the request
-                print(f"model host: fast sampling failed ({type(exc).__name__}: {exc}); "
-                      "using transformers' generate from now on", file=sys.stderr)
-                self.fast_decode = False
-                self._sampler = None
                 if watch.stop.is_set():
                     raise
+                # First the same loop with an eager step, then transformers' generate.
+                then = "the fast path without compiling" if self.compile_decode else "transformers' generate"
+                print(f"model host: fast sampling failed ({type(exc).__name__}: {exc}); using {then} from now on",
+                      file=sys.stderr)
+                self.fast_decode = self.compile_decode
+                self.compile_decode = False
+                self._sampler = None
+                watch.reset(req.n)
         watch.reset(req.n if req.temperature > 0 else 1)  # greedy: one row, repeated below
         mask = torch.ones_like(ids)
         with torch.inference_mode():

@@ -8,8 +8,10 @@ of an 8B Llama that is about 20 ms per token. This module samples the n sequence
 * one batched prefill (all n rows) into a `StaticCache` that is kept between requests of the same
   size, so the compiled step is reused;
 * one compiled step, `torch.compile(mode="reduce-overhead")` (CUDA graphs): the model's forward for
-  one token per row *and* the sampling (temperature, top-p, exponential-race draw), so a token costs
-  one graph replay and nothing on the CPU waits for it;
+  one token per row is one graph replay; the sampling after it (temperature, top-p, exponential-race
+  draw) is a handful of eager kernels with no host synchronisation, so nothing on the CPU waits for
+  the GPU between tokens. (Inside the graph, Inductor 2.11 fails to generate the cumulative sum over a
+  128k vocabulary that top-p needs.)
 * the host looks at the tokens only every `check_every` steps, to stop rows whose code block has
   closed, to report progress and to stop on cancel;
 * attention for a single query token folds the query heads that share a key/value head into the
@@ -74,8 +76,8 @@ def install_gqa_attention(model) -> bool:
 def sample_next(logits: torch.Tensor, temperature: torch.Tensor | None, top_p: torch.Tensor | None) -> torch.Tensor:
     """Next token per row from (n, V) logits: greedy when temperature is None; else temperature, then
     top-p (nucleus, keeping at least one token, as transformers' TopPLogitsWarper), then a draw by the
-    exponential race (argmax of p / E, E ~ Exp(1)): the same distribution as multinomial, with no
-    host synchronisation, so it can live inside a CUDA graph."""
+    exponential race (argmax of p / E, E ~ Exp(1)): the same distribution as multinomial, and nothing
+    in it makes the host wait for the GPU."""
     if temperature is None:
         return logits.argmax(dim=-1)
     scores = logits.float() / temperature
@@ -104,12 +106,12 @@ class FastSampler:
         self._key: tuple | None = None
         self._cache = None
         self._step = None
-        self.compiled_shapes = 0  # how many (n, cache length, greedy) shapes have been compiled
+        self.compiled_shapes = 0  # how many (n, cache length) shapes have been compiled
 
-    def _prepare(self, n: int, cache_len: int, greedy: bool, top_p: bool):
+    def _prepare(self, n: int, cache_len: int):
         from transformers import StaticCache
 
-        key = (n, cache_len, greedy, top_p)
+        key = (n, cache_len)
         if key != self._key:
             self._cache = None
             self._step = None
@@ -118,9 +120,8 @@ class FastSampler:
             self._cache = StaticCache(config=self.model.config, max_cache_len=cache_len)
             model, cache = self.model, self._cache
 
-            def step(tokens: torch.Tensor, temperature, top_p_t) -> torch.Tensor:
-                logits = model(input_ids=tokens, past_key_values=cache, use_cache=True, logits_to_keep=1).logits
-                return sample_next(logits[:, -1], temperature, top_p_t)
+            def step(tokens: torch.Tensor) -> torch.Tensor:
+                return model(input_ids=tokens, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
 
             self._step = torch.compile(step, mode="reduce-overhead", fullgraph=True, dynamic=False) \
                 if self.compile_step else step
@@ -140,7 +141,7 @@ class FastSampler:
     def _sample(self, ids, n, max_new_tokens, cache_len, temperature, top_p, check) -> torch.Tensor:
         greedy = temperature <= 0
         use_top_p = not greedy and top_p < 1.0
-        cache, step = self._prepare(n, cache_len, greedy, use_top_p)
+        cache, step = self._prepare(n, cache_len)
         temp_t = None if greedy else torch.tensor(float(temperature), device=self.device)
         top_p_t = torch.tensor(float(top_p), device=self.device) if use_top_p else None
         out = torch.empty(n, max_new_tokens, dtype=torch.long, device=self.device)
@@ -154,7 +155,9 @@ class FastSampler:
                 return out[:, :i]
             if self.compile_step:
                 torch.compiler.cudagraph_mark_step_begin()
-            nxt = step(current, temp_t, top_p_t)
+            # The graph's logits are read (by the eager sampling) before the next replay overwrites them:
+            # all of it is queued on one stream, and nothing here waits for the GPU.
+            nxt = sample_next(step(current), temp_t, top_p_t)
             out[:, i] = nxt
             current.copy_(nxt.view(n, 1))
         check(out)
