@@ -171,6 +171,7 @@ def test_fast_path_greedy_tokens_equal_transformers_generate(hf_dir):
     got = fast.generate(req, lambda ev: None, threading.Event())
     assert fast.fast_decode, "the fast path fell back to transformers' generate (see stderr)"
     assert fast._sampler.gqa, "the GQA attention was not installed"
+    assert fast._sampler.prefill == "once", "the prompt should run once and be copied to both rows"
     want = cpu_runtime(hf_dir, False).generate(req, lambda ev: None, threading.Event())
     assert got == want
     assert got[0] == got[1]  # greedy: both rows the same
