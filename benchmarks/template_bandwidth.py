@@ -172,6 +172,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--problems", default=",".join(MEMORY_BOUND + GEMM))
     ap.add_argument("-n", type=int, default=4)
+    ap.add_argument("--all", action="store_true", help="print every variant's time, not only the best")
     ap.add_argument("--compile-only", action="store_true", help="no GPU: compile every launch for sm_90, print registers and spills")
     args = ap.parse_args()
     if args.compile_only:
@@ -215,6 +216,8 @@ def main() -> int:
                 continue
             with torch.no_grad():
                 ms = _bench(lambda new=new, inputs=inputs: new(*inputs))
+            if args.all:
+                print(f"  {c['candidate_id']:60s} {ms:8.4f} ms")
             if best is None or ms < best[1]:
                 best = (c["candidate_id"], ms)
         if best is None:

@@ -119,6 +119,33 @@ def test_broadcast_column_times_rows_plus_bias_param():
     assert "self.scale" in cands[0]["code"]
 
 
+@pytest.mark.parametrize("shapes", ["(5, 1, 1100), (5, 3, 1100), (1100,)", "(2, 3, 600), (3, 1), (2, 1, 600)"])
+def test_long_rows_with_broadcast_operands_tile_by_rows(shapes):
+    """Rows of at least half a block with a broadcast operand take the row-tiled path (every variant)."""
+    a, b, c = (s.strip() for s in shapes.split("), ("))
+    body = """
+    class Model(nn.Module):
+        def forward(self, x, y, z):
+            return torch.sigmoid(x * y) + z
+    """
+    inputs = f"[torch.randn{a}), torch.randn({b}), torch.randn({c}]"
+    cands = check(problem(body, inputs))
+    assert all("row_tiled = shape[-1] >=" in c["code"] and "if ROW_TILED:" in c["code"] for c in cands)
+    ns = load(cands[0]["code"])
+    x, y, z = eval(inputs, {"torch": torch})
+    launched = []
+    kname = re.search(r"def (\w+_kernel)\(", cands[0]["code"]).group(1)
+    kernel = ns[kname]
+
+    class Spy:  # the wrapper looks its kernel up in the module: record how it is launched
+        def __getitem__(self, grid):
+            return lambda *args, **kw: (launched.append(kw["ROW_TILED"]), kernel[grid](*args, **kw))[1]
+
+    ns[kname] = Spy()
+    ns["ModelNew"]()(x, y, z)
+    assert launched == [True]
+
+
 def test_non_contiguous_input_transposed():
     body = """
     class Model(nn.Module):

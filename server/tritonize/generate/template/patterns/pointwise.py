@@ -2,7 +2,10 @@
 
 Operands are read through per-dimension strides (0 along broadcast dims), so a bias of shape [C]
 over [N, C], a [N, 1] column, or a transposed input all work. Operands that are contiguous and of the
-output's full shape take the fast path (`<NAME>_CONTIG`), which reads with plain offsets.
+output's full shape take the fast path (`<NAME>_CONTIG`), which reads with plain offsets. When some
+operand is broadcast or strided and rows are long, programs are tiled by rows (`ROW_TILED`): the
+row's coordinates are then per-program scalars and the columns contiguous, so no per-element
+integer division and vector loads for the bias.
 """
 
 from __future__ import annotations
@@ -64,17 +67,37 @@ def emit_pointwise(group: Group, name: str, forward_names: dict[Node, str], cfg:
     params += [scalar_local[s] for s in scalars]
     params += [f"{local[x].upper()}_CONTIG: tl.constexpr" for x in leaves] + ["BLOCK: tl.constexpr"]
 
-    coords = ["    # Coordinates of each output element, for broadcast or strided operands."]
-    if rank == 1:
-        coords.append("    i0 = offs")
-    elif rank > 1:
-        coords.append("    rest = offs")
-        for d in range(rank - 1, 0, -1):
-            coords.append(f"    i{d} = rest % size_{d}")
-            coords.append(f"    rest = rest // size_{d}")
-        coords.append("    i0 = rest")
+    if rank > 1:
+        params.insert(params.index("BLOCK: tl.constexpr"), "ROW_TILED: tl.constexpr")
+        params.insert(params.index("n_elements") + 1, "n_col_blocks")
+        last = rank - 1
+        # Row-tiled: a program covers BLOCK columns of one row, so the row's coordinates are scalars (one
+        # integer division per program, not per element) and the columns stay contiguous: broadcast and
+        # strided operands are read with vector loads. Flat: BLOCK consecutive elements anywhere.
+        start = [
+            "    if ROW_TILED:",
+            "        row = pid // n_col_blocks",
+            "        cols = (pid % n_col_blocks) * BLOCK + tl.arange(0, BLOCK)",
+            f"        mask = cols < size_{last}",
+            f"        offs = row * size_{last} + cols",
+            f"        i{last} = cols",
+            "        rest = row",
+            *[line for d in range(last - 1, 0, -1) for line in (f"        i{d} = rest % size_{d}", f"        rest = rest // size_{d}")],
+            "        i0 = rest",
+            "    else:",
+            "        offs = pid * BLOCK + tl.arange(0, BLOCK)",
+            "        mask = offs < n_elements",
+            "        # Coordinates of each output element, for broadcast or strided operands.",
+            "        rest = offs",
+            *[line for d in range(last, 0, -1) for line in (f"        i{d} = rest % size_{d}", f"        rest = rest // size_{d}")],
+            "        i0 = rest",
+        ]
+        one_program = "BLOCK columns of one row, or BLOCK elements"
     else:
-        coords = []
+        start = ["    offs = pid * BLOCK + tl.arange(0, BLOCK)", "    mask = offs < n_elements"]
+        if rank == 1:
+            start.append("    i0 = offs")
+        one_program = "BLOCK elements"
 
     kernel = "\n".join(
         [
@@ -82,11 +105,9 @@ def emit_pointwise(group: Group, name: str, forward_names: dict[Node, str], cfg:
             f"def {name}_kernel(",
             *[f"    {p}," for p in params],
             "):",
-            f'    """out = {formula}, element-wise; one program per BLOCK elements."""',
+            f'    """out = {formula}, element-wise; one program per {one_program}."""',
             "    pid = tl.program_id(axis=0)",
-            "    offs = pid * BLOCK + tl.arange(0, BLOCK)",
-            "    mask = offs < n_elements",
-            *coords,
+            *start,
             *body,
             f"    tl.store(out_ptr + offs, {result}.to(out_ptr.dtype.element_ty), mask=mask)",
         ]
@@ -96,11 +117,25 @@ def emit_pointwise(group: Group, name: str, forward_names: dict[Node, str], cfg:
     first = names[0]
     shape_expr = f"torch.broadcast_shapes({', '.join(n + '.shape' for n in names)})" if len(names) > 1 else f"{first}.shape"
     dtype = out_dtype_expr(group.root, leaves, local)
-    launch = [f"{x}" for x in names] + ["out", "n_elements", "*shape"]
+    launch = [f"{x}" for x in names] + ["out", "n_elements"] + (["n_col_blocks"] if rank > 1 else []) + ["*shape"]
     launch += [f"*{x}.expand(shape).stride()" for x in names]
     launch += [scalar_local[s] for s in scalars]
-    launch += [f"{x.upper()}_CONTIG={x}.shape == shape and {x}.is_contiguous()" for x in names]
+    launch += [f"{x.upper()}_CONTIG={x.upper()}_CONTIG" for x in names]
+    if rank > 1:
+        launch += ["ROW_TILED=row_tiled"]
     launch += [f"BLOCK={cfg.block}", f"num_warps={cfg.num_warps}"]
+    contig = [f"    {x.upper()}_CONTIG = {x}.shape == shape and {x}.is_contiguous()" for x in names]
+    if rank > 1:
+        grid = [
+            *contig,
+            "    # Rows of at least half a block, and an operand that is broadcast or strided: tile by rows.",
+            f"    row_tiled = shape[-1] >= {cfg.block // 2} and not ({' and '.join(x.upper() + '_CONTIG' for x in names)})",
+            f"    n_col_blocks = triton.cdiv(shape[-1], {cfg.block})",
+            "    grid = (n_elements // max(shape[-1], 1) * n_col_blocks,) if row_tiled else "
+            f"(triton.cdiv(n_elements, {cfg.block}),)",
+        ]
+    else:
+        grid = [*contig, f"    grid = (triton.cdiv(n_elements, {cfg.block}),)"]
     wrapper = "\n".join(
         [
             f"def {name}({', '.join(names + [scalar_local[s] for s in scalars])}):",
@@ -108,7 +143,7 @@ def emit_pointwise(group: Group, name: str, forward_names: dict[Node, str], cfg:
             f"    shape = {shape_expr}",
             f"    out = torch.empty(shape, device={first}.device, dtype={dtype})",
             "    n_elements = out.numel()",
-            f"    grid = (triton.cdiv(n_elements, {cfg.block}),)",
+            *grid,
             f"    {name}_kernel[grid](",
             *[f"        {p}," for p in launch],
             "    )",

@@ -240,6 +240,12 @@ def emit_rows(group: Group, name: str, forward_names: dict[Node, str], cfg: Rows
 
     if not cfg.looped:
         lines.extend(cols_block("    ", ""))
+        # Every element operand is read up front, so the loads of a weight or a bias are in flight
+        # with the row's, instead of waiting behind the reductions.
+        for leaf in elem_leaves:
+            consumer = next((n for n in group.nodes if leaf in n.args and n not in group.row_level), None)
+            if consumer is not None:
+                load(leaf, consumer)
         for n in group.nodes:
             if n.kind == "reduce":
                 flush_rows()
