@@ -2,6 +2,7 @@
 # `make gpu-test`: every GPU-marked test and the GPU benchmarks, in one go, on a CUDA machine.
 # Uses the machine's python3 (with torch); missing light packages can come as wheels in .whl/.
 # Output goes to $OUT (or ./gpu-out). Choose stages with STAGES="doctor tests hostile verify-bench ...".
+# Narrow a stage: GPU_TESTS (pytest paths), LLM_ARGS, BANDWIDTH_ARGS, BENCH_PATHS, BENCH_ARGS, BENCH_TIMEOUT.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
@@ -26,7 +27,7 @@ for s in $STAGES; do
     verify-bench) stage "verifier throughput"
       $PY benchmarks/verify_throughput.py 2>&1 | tee "$OUT/verify-bench.txt" | tail -30 ;;
     bandwidth) stage "template kernels vs copy bandwidth / matmul"
-      $PY benchmarks/template_bandwidth.py 2>&1 | tee "$OUT/bandwidth.txt" | tail -40 ;;
+      $PY benchmarks/template_bandwidth.py ${BANDWIDTH_ARGS:-} 2>&1 | tee "$OUT/bandwidth.txt" | tail -40 ;;
     llm-bench) stage "transformers throughput (8B-shaped, random weights)"
       $PY benchmarks/llm_throughput.py ${LLM_ARGS:-} --json "$OUT/llm.json" 2>&1 | tee "$OUT/llm-bench.txt" | tail -30 ;;
     lsp-bench) stage "LSP latency"
@@ -36,7 +37,7 @@ for s in $STAGES; do
       # it in .bench-carry/ (carried) to resume where the last call stopped.
       bdir=${BENCH_DIR:-/tmp/bench-results}; mkdir -p "$bdir"
       [ -f .bench-carry/bench-results.tgz ] && tar xzf .bench-carry/bench-results.tgz -C "$bdir"
-      timeout ${BENCH_TIMEOUT:-480} $PY -m tritonize.cli bench benchmarks/problems --generators ${BENCH_GENERATORS:-template,inductor} \
+      timeout ${BENCH_TIMEOUT:-480} $PY -m tritonize.cli bench ${BENCH_PATHS:-benchmarks/problems} --generators ${BENCH_GENERATORS:-template,inductor} \
         ${BENCH_ARGS:-} --resume --results-dir "$bdir" --json "$OUT/bench.json" --markdown "$OUT/bench.md" --plot "$OUT/bench.png" \
         > "$OUT/bench.txt" 2>&1
       tail -70 "$OUT/bench.txt"
