@@ -89,7 +89,7 @@ class BlockWatch(StoppingCriteria):
         total = 0
         for i, row in enumerate(rows):
             if not self.done[i]:
-                end = next((k for k, t in enumerate(row) if t in eos_ids), None)
+                end = next((k for k in range(self.seen[i], len(row)) if row[k] in eos_ids), None)
                 if end is not None:
                     self.done[i] = True
                     self.ended_at[i] = end
