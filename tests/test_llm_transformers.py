@@ -243,6 +243,25 @@ def test_fast_path_failure_falls_back_without_losing_the_request(hf_dir, monkeyp
     assert "using transformers' generate" in capfd.readouterr().err
 
 
+def test_first_compiled_request_says_it_is_compiling(hf_dir, monkeypatch):
+    """A new batch/cache size compiles once (about a minute on a GPU): the user is told, once."""
+    import torch
+
+    runtime = cpu_runtime(hf_dir, True)
+    runtime.compile_decode = True
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the loop as compiled, without a compiler
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: None)
+    req = SampleRequest.from_dict(request(n=2, max_new_tokens=8))
+    first: list[dict] = []
+    second: list[dict] = []
+    runtime.generate(req, first.append, threading.Event())
+    runtime.generate(req, second.append, threading.Event())
+    status = [e["message"] for e in first if e["type"] == "status"]
+    assert len(status) == 1 and status[0].startswith("compiling the decode step for 2 samples × 1024 positions")
+    assert not [e for e in second if e["type"] == "status"]
+    assert runtime.fast_decode and runtime.compile_decode
+
+
 def test_exponential_race_draws_follow_top_p_distribution():
     """sample_next's draw has the nucleus distribution: tokens outside top-p never come, the rest in proportion."""
     import torch

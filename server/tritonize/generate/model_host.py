@@ -13,6 +13,7 @@ a library that prints to stdout cannot corrupt them:
                  {"type": "cancel", "id"}   {"type": "exit"}
   host → server  {"type": "loading", "id", "message"}  {"type": "loaded", "id", "model", "seconds"}
                  {"type": "progress", "id", "tokens", "total"}  {"type": "text", "id", "seq", "delta"}
+                 {"type": "status", "id", "message"}  (e.g. a one-time compile before sampling)
                  {"type": "done", "id", "texts", "cancelled", "seconds"}
                  {"type": "error", "id", "error", "traceback"}   {"type": "unloaded", "reason"}
 
@@ -336,7 +337,7 @@ class ModelHost:
                 events.on_progress(int(msg["tokens"]), int(msg["total"]))
             elif kind == "text":
                 events.on_text(int(msg["seq"]), msg["delta"])
-            elif kind == "loading":
+            elif kind in ("loading", "status"):
                 events.on_status(msg["message"])
             elif kind == "loaded":
                 self.loaded = msg["model"]

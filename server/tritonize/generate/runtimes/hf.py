@@ -237,6 +237,9 @@ class HFRuntime:
             self._sampler = FastSampler(self.model, compile_step=self.compile_decode)
         eos = self._eos_ids()
         cache_len = -(-(prompt_len + req.max_new_tokens) // CACHE_BUCKET) * CACHE_BUCKET
+        if self._sampler.will_compile(req.n, cache_len):
+            watch.emit({"type": "status", "message": f"compiling the decode step for {req.n} samples × {cache_len} "
+                        "positions (once per model and size; about a minute for an 8B model)"})
         tokens = self._sampler.sample(ids, req.n, max_new_tokens=req.max_new_tokens, cache_len=cache_len,
                                       temperature=req.temperature, top_p=req.top_p,
                                       check=lambda t: watch.check_rows(t.tolist(), eos))

@@ -109,6 +109,10 @@ class FastSampler:
         self.compiled_shapes = 0  # how many (n, cache length) shapes have been compiled
         self.prefill = ""  # how the last prompt was run: "once" (copied to n rows) or "batched"
 
+    def will_compile(self, n: int, cache_len: int) -> bool:
+        """True if sampling n rows with this cache length starts with a compile (tens of seconds)."""
+        return self.compile_step and (n, cache_len) != self._key
+
     def _prepare(self, n: int, cache_len: int):
         from transformers import StaticCache
 
