@@ -291,3 +291,25 @@ def test_gpu_fast_path_static_cache_compiled_decode(hf_dir):
     assert runtime.fast_decode and runtime.compile_decode, "the compiled fast path failed and fell back (see stderr)"
     assert runtime._sampler.compiled_shapes == 1, "the second request should reuse the compiled step"
     runtime.close()
+
+
+@pytest.mark.gpu
+def test_gpu_compiled_fast_path_greedy_tokens_equal_a_plain_forward_loop(hf_dir):
+    """The CUDA-graph step (static cache, folded GQA, prompt run once) picks the same greedy tokens
+    as recomputing the whole sequence with the model's plain forward, in fp32."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from tritonize.generate.runtimes.hf_fast import FastSampler
+
+    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).to("cuda").eval()
+    sampler = FastSampler(model)
+    assert sampler.compile_step and sampler.gqa
+    prompt = torch.randint(1, 200, (1, 37), generator=torch.Generator().manual_seed(3)).to("cuda")
+    got = sampler.sample(prompt, 3, max_new_tokens=24, cache_len=64, temperature=0.0, top_p=1.0, check=lambda t: False)
+    assert sampler.prefill == "once"
+    seq = prompt
+    with torch.inference_mode():
+        for _ in range(24):
+            seq = torch.cat([seq, model(input_ids=seq).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    want = seq[0, 37:].tolist()
+    assert [row.tolist() for row in got] == [want] * 3
