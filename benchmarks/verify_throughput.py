@@ -141,7 +141,10 @@ def main() -> int:
     verify_wall = time.monotonic() - t1
     pool.close()
 
-    print(f"device: {info.name}   problem: softmax {probe.input_shapes[0]}   tolerance {probe.tolerance.describe()}")
+    stats = pool.stats()
+    spread = ", ".join(f"slot {k[9:]}: {int(v)}" for k, v in sorted(stats.items()) if k.startswith("jobs_slot"))
+    print(f"device: {info.name} × {info.count}   jobs per worker: {spread}")
+    print(f"problem: softmax {probe.input_shapes[0]}   tolerance {probe.tolerance.describe()}")
     print(f"{'candidate':<16} {'status':<9} {'ms':>9} {'×eager':>7} {'×compile':>8} {'verify s':>8}  message")
     for r in results:
         t = r.timing
@@ -150,7 +153,6 @@ def main() -> int:
         xc = f"{t.speedup_compile:.2f}" if t and t.speedup_compile else "-"
         print(f"{r.candidate_id:<16} {r.status:<9} {ms:>9} {xe:>7} {xc:>8} {r.seconds:8.2f}  {r.message[:70]}")
 
-    stats = pool.stats()
     phases = [("worker start-up (first hello)", stats.get("startup_s", startup)),
               ("import + static checks", stats.get("phase_load_s", 0.0)),
               ("first forward (incl. JIT)", stats.get("phase_first_forward_s", 0.0)),

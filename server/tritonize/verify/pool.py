@@ -494,6 +494,7 @@ class _Slot:
         finally:
             self.current = None
             self.pool._count("jobs")
+            self.pool._count(f"jobs_slot{self.index}")  # how the work spread over the devices
             self.pool._add_time(task.op, time.monotonic() - started)
 
     def _delivered(self, task: _Task, msg: dict[str, Any]) -> None:
