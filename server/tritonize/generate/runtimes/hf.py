@@ -3,8 +3,8 @@
 All n samples come from ONE batched call. Each sequence ends as soon as its code block closes,
 everything stops when the user cancels, and progress (tokens so far) and the first sequence's text
 are reported as they grow. On a GPU the fast path samples (hf_fast.py: static KV cache, the decode
-step and the sampling compiled into one CUDA graph, the host checking every few tokens) — what
-benchmarks/llm_throughput.py measures. If it fails, transformers' own `generate` with the dynamic
+step as one CUDA graph, sampling after it with no host sync, the host checking every few tokens) —
+what benchmarks/llm_throughput.py measures. If it fails, transformers' own `generate` with the dynamic
 cache (`num_return_sequences=n` and a stopping criterion) takes over.
 """
 
