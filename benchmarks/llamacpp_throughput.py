@@ -114,7 +114,7 @@ def main() -> int:
 
     import llama_cpp
     from tritonize.generate.runtimes import SampleRequest
-    from tritonize.generate.runtimes.llamacpp import LlamaCppRuntime
+    from tritonize.model_host.llamacpp import LlamaCppRuntime
 
     gpu = llama_cpp.llama_supports_gpu_offload()
     if not args.tiny and not gpu:

@@ -92,7 +92,7 @@ def main() -> int:
 
     import torch
     from tritonize.generate.runtimes import SampleRequest
-    from tritonize.generate.runtimes.hf import HFRuntime
+    from tritonize.model_host.hf import HFRuntime
 
     device = "cpu" if args.tiny or not torch.cuda.is_available() else "cuda"
     if not args.tiny and device != "cuda":

@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, list[float], float, s
     for _ in range(args.starts):
         client = LanguageClient("bench", "0")
         t0 = time.perf_counter()
-        await client.start_io(sys.executable, "-m", "tritonize.cli", "serve", env=env)
+        await client.start_io(sys.executable, "-m", "tritonize.cli.main", "serve", env=env)
         await client.initialize_async(lsp.InitializeParams(capabilities=lsp.ClientCapabilities()))
         starts.append((time.perf_counter() - t0) * 1000)
         client.initialized(lsp.InitializedParams())
@@ -97,7 +97,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, list[float], float, s
     rows.append(("start → initialize response", starts, 300, "ms"))
 
     client = LanguageClient("bench", "0")
-    await client.start_io(sys.executable, "-m", "tritonize.cli", "serve", env=env)
+    await client.start_io(sys.executable, "-m", "tritonize.cli.main", "serve", env=env)
     caps = lsp.ClientCapabilities(
         text_document=lsp.TextDocumentClientCapabilities(code_action=lsp.CodeActionClientCapabilities(
             code_action_literal_support=lsp.ClientCodeActionLiteralOptions(

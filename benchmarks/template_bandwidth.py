@@ -135,7 +135,7 @@ def _compile_sm90(fn, args, meta) -> tuple[int, int, int]:
 def compile_only(names: list[str], n: int) -> int:
     """Every candidate's launches compiled for sm_90; returns the number of failures."""
     import torch
-    from tritonize.generate.template.build import build_candidates
+    from tritonize.worker.template.build import build_candidates
 
     failures = 0
     for name in names:
@@ -179,7 +179,7 @@ def main() -> int:
         os.environ.pop("TRITON_INTERPRET", None)
         return 1 if compile_only(args.problems.split(","), args.n) else 0
     import torch
-    from tritonize.generate.template.build import build_candidates
+    from tritonize.worker.template.build import build_candidates
 
     dev = torch.device("cuda")
     copy_gbs, copy_ms = _copy_gbs(dev)

@@ -43,7 +43,7 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
-    from tritonize.generate.inductor_capture import capture_file
+    from tritonize.worker.inductor_capture import capture_file
 
     started = time.monotonic()
     summary = []

@@ -4,7 +4,7 @@ set -u
 export PYTHONPATH=$PWD/server:${PYTHONPATH:-}
 OUT=${OUT:-/tmp/out}
 nvidia-smi -L; python3 -c "import torch,triton,sys;print(sys.version.split()[0],torch.__version__,triton.__version__)"
-python3 -m tritonize.cli doctor 2>&1 | tee $OUT/doctor.txt
+python3 -m tritonize.cli.main doctor 2>&1 | tee $OUT/doctor.txt
 python3 -m pip list 2>/dev/null | grep -iE "^(pytest|pygls|lsprotocol|cattrs|platformdirs|transformers|matplotlib|numpy) " > $OUT/pip.txt
 cap=/tmp/capture; mkdir -p $cap
 export TORCHINDUCTOR_COMPILE_THREADS=2

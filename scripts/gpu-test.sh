@@ -18,7 +18,7 @@ status=0
 stage() { echo; echo "=== $1 ($(date +%T))"; }
 for s in $STAGES; do
   case $s in
-    doctor) stage doctor; $PY -m tritonize.cli doctor 2>&1 | tee "$OUT/doctor.txt" ;;
+    doctor) stage doctor; $PY -m tritonize.cli.main doctor 2>&1 | tee "$OUT/doctor.txt" ;;
     tests) stage "pytest -m gpu"
       TRITONIZE_GPU_TESTS=1 $PY -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 300 ${GPU_TESTS:-tests} 2>&1 | tee "$OUT/gpu-tests.txt" | tail -60
       [ "${PIPESTATUS[0]}" = 0 ] || status=1 ;;
@@ -37,7 +37,7 @@ for s in $STAGES; do
       # it in .bench-carry/ (carried) to resume where the last call stopped.
       bdir=${BENCH_DIR:-/tmp/bench-results}; mkdir -p "$bdir"
       [ -f .bench-carry/bench-results.tgz ] && tar xzf .bench-carry/bench-results.tgz -C "$bdir"
-      timeout ${BENCH_TIMEOUT:-480} $PY -m tritonize.cli bench ${BENCH_PATHS:-benchmarks/problems} --generators ${BENCH_GENERATORS:-template,inductor} \
+      timeout ${BENCH_TIMEOUT:-480} $PY -m tritonize.cli.main bench ${BENCH_PATHS:-benchmarks/problems} --generators ${BENCH_GENERATORS:-template,inductor} \
         ${BENCH_ARGS:-} --resume --results-dir "$bdir" --json "$OUT/bench.json" --markdown "$OUT/bench.md" --plot "$OUT/bench.png" \
         > "$OUT/bench.txt" 2>&1
       tail -70 "$OUT/bench.txt"

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from tritonize.bench import (
+from tritonize.cli.bench import (
     BenchProblem,
     ProblemRecord,
     collect,
@@ -203,7 +203,7 @@ def test_untimed_results_say_what_needs_a_gpu(tmp_path) -> None:
 
 
 def _bench_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tritonize.cli", "bench", *args, "--generators", "template",
+    return [sys.executable, "-m", "tritonize.cli.main", "bench", *args, "--generators", "template",
             "-n", "1", "--seeds", "1", "--device", "cpu"]
 
 
@@ -297,7 +297,7 @@ def test_bench_times_problems_on_a_gpu(tmp_path) -> None:
     """On a GPU the chosen kernels are timed against eager and torch.compile at full problem size."""
     files = [os.path.join(PROBLEMS, "01_relu.py"), os.path.join(PROBLEMS, "22_softmax.py")]
     out_json = tmp_path / "results.json"
-    cmd = [sys.executable, "-m", "tritonize.cli", "bench", *files, "--generators", "template", "-n", "1", "--seeds", "1",
+    cmd = [sys.executable, "-m", "tritonize.cli.main", "bench", *files, "--generators", "template", "-n", "1", "--seeds", "1",
            "--json", str(out_json), "--results-dir", str(tmp_path / "r"), "--plot", str(tmp_path / "s.png")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

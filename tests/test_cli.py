@@ -18,7 +18,7 @@ def run_cli(*args: str, cwd: str | None = None, timeout: float = 600) -> subproc
     env = dict(os.environ)
     env.pop("TRITON_INTERPRET", None)  # as a user runs it: the worker must pick the interpreter itself
     return subprocess.run(
-        [sys.executable, "-m", "tritonize.cli", *args],
+        [sys.executable, "-m", "tritonize.cli.main", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env,
     )
 
@@ -170,7 +170,7 @@ def test_doctor_reports_the_interpreter_and_cache() -> None:
 
 
 def test_cli_import_pulls_in_no_heavy_library() -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tritonize.cli, tritonize.pipeline"],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tritonize.cli.main, tritonize.pipeline"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}

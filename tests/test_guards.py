@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 triton = pytest.importorskip("triton")
 import triton.language as tl  # noqa: E402
-from tritonize.verify.guards import TorchOpRecorder  # noqa: E402
+from tritonize.worker.guards import TorchOpRecorder  # noqa: E402
 
 
 @triton.jit
@@ -60,7 +60,7 @@ def test_nothing_recorded_outside_the_block():
 def test_recording_does_not_import_dynamo():
     # torch._dynamo costs seconds to import; the recorder runs in every worker at start-up
     code = ("import sys, torch\n"
-            "from tritonize.verify.guards import TorchOpRecorder\n"
+            "from tritonize.worker.guards import TorchOpRecorder\n"
             "with TorchOpRecorder() as rec:\n"
             "    (torch.ones(2) + 1).sum()\n"
             "print(sorted(rec.compute_ops), 'torch._dynamo' in sys.modules)")

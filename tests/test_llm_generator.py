@@ -83,7 +83,7 @@ def test_cli_convert_with_a_tiny_model_lists_parse_failures(tmp_path_factory, tm
     settings.write_text(json.dumps({"model": {"threads": 1, "maxNewTokens": 24}}))
     env = dict(os.environ, TRITONIZE_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.run(
-        [sys.executable, "-m", "tritonize.cli", "convert", f"{problem}::ReluScale", "--generators", "llm",
+        [sys.executable, "-m", "tritonize.cli.main", "convert", f"{problem}::ReluScale", "--generators", "llm",
          "--model", model, "-n", "2", "--seed", "3", "--no-cache", "--json", "--settings", str(settings)],
         capture_output=True, text=True, timeout=300, env=env,
     )

@@ -8,7 +8,7 @@ import time
 import pytest
 from llm_models import load_settings, need, tiny_gguf
 from tritonize.cancel import Cancelled, CancelToken
-from tritonize.generate.model_host import HostEvents, ModelHost
+from tritonize.generate.host_client import HostEvents, ModelHost
 from tritonize.generate.runtimes import SampleRequest
 
 pytestmark = pytest.mark.llm

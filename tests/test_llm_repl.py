@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from llm_models import need, tiny_hf
-from tritonize.repl import read_module
+from tritonize.cli.repl import read_module
 
 MODULE = '''import torch
 import torch.nn as nn
@@ -47,7 +47,7 @@ def test_repl_streams_the_model_and_lists_verdicts(tmp_path_factory, tmp_path):
     settings.write_text(json.dumps({"model": {"threads": 1, "maxNewTokens": 16}}))
     env = dict(os.environ, TRITONIZE_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.run(
-        [sys.executable, "-m", "tritonize.cli", "repl", "--generators", "llm", "--model", model, "-n", "1",
+        [sys.executable, "-m", "tritonize.cli.main", "repl", "--generators", "llm", "--model", model, "-n", "1",
          "--seed", "1", "--settings", str(settings)],
         input=MODULE, capture_output=True, text=True, timeout=300, env=env,
     )

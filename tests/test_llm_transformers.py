@@ -8,7 +8,7 @@ import time
 import pytest
 from llm_models import load_settings, need, tiny_hf
 from tritonize.cancel import Cancelled, CancelToken
-from tritonize.generate.model_host import HostEvents, ModelHost
+from tritonize.generate.host_client import HostEvents, ModelHost
 from tritonize.generate.runtimes import SampleRequest
 
 pytestmark = pytest.mark.llm
@@ -110,7 +110,7 @@ def test_idle_host_unloads_and_a_later_request_reloads(hf_dir):
 
 
 def test_missing_checkpoint_is_a_clear_error(host, tmp_path):
-    from tritonize.generate.model_host import ModelHostError
+    from tritonize.generate.host_client import ModelHostError
 
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelHostError) as err:
@@ -122,7 +122,7 @@ def test_block_watch_stops_each_sequence_at_its_closing_fence(hf_dir):
     """The stopping criterion on real token ids: one finished answer, one still open."""
     import torch
     from transformers import AutoTokenizer
-    from tritonize.generate.runtimes.hf import BlockWatch
+    from tritonize.model_host.hf import BlockWatch
 
     tok = AutoTokenizer.from_pretrained(hf_dir)
     vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
@@ -156,7 +156,7 @@ def test_block_watch_stops_each_sequence_at_its_closing_fence(hf_dir):
 
 
 def cpu_runtime(hf_dir, fast: bool):
-    from tritonize.generate.runtimes.hf import HFRuntime
+    from tritonize.model_host.hf import HFRuntime
 
     runtime = HFRuntime.load(hf_dir, dtype="float32", device="cpu", threads=1)
     runtime.fast_decode = fast  # on a CPU the fast path runs eagerly (no CUDA graph): same code, same tokens
@@ -182,7 +182,7 @@ def test_gqa_attention_equals_repeated_heads_sdpa(hf_dir):
     """One decode step's logits with the folded attention match transformers' SDPA (repeat_kv)."""
     import torch
     from transformers import AutoModelForCausalLM, StaticCache
-    from tritonize.generate.runtimes.hf_fast import install_gqa_attention
+    from tritonize.model_host.hf_fast import install_gqa_attention
 
     def logits_after(model, prompt, nxt):
         cache = StaticCache(config=model.config, max_cache_len=64)
@@ -220,7 +220,7 @@ def test_fast_path_samples_reports_progress_and_stops_on_cancel(hf_dir):
 def test_fast_path_failure_falls_back_without_losing_the_request(hf_dir, monkeypatch, capfd):
     """A compile failure: the same loop runs eagerly; a failure there: transformers' generate. No request lost."""
     import torch
-    from tritonize.generate.runtimes import hf_fast
+    from tritonize.model_host import hf_fast
 
     runtime = cpu_runtime(hf_dir, True)
     runtime.compile_decode = True
@@ -265,7 +265,7 @@ def test_first_compiled_request_says_it_is_compiling(hf_dir, monkeypatch):
 def test_exponential_race_draws_follow_top_p_distribution():
     """sample_next's draw has the nucleus distribution: tokens outside top-p never come, the rest in proportion."""
     import torch
-    from tritonize.generate.runtimes.hf_fast import sample_next
+    from tritonize.model_host.hf_fast import sample_next
 
     torch.manual_seed(0)
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
@@ -280,7 +280,7 @@ def test_exponential_race_draws_follow_top_p_distribution():
 @pytest.mark.gpu
 def test_gpu_fast_path_static_cache_compiled_decode(hf_dir):
     """On a GPU the runtime samples on the fast path (static cache, compiled step) and keeps doing so."""
-    from tritonize.generate.runtimes.hf import HFRuntime
+    from tritonize.model_host.hf import HFRuntime
 
     runtime = HFRuntime.load(hf_dir, dtype="bfloat16", device="cuda")
     assert runtime.fast_decode
@@ -299,7 +299,7 @@ def test_gpu_compiled_fast_path_greedy_tokens_equal_a_plain_forward_loop(hf_dir)
     as recomputing the whole sequence with the model's plain forward, in fp32."""
     import torch
     from transformers import AutoModelForCausalLM
-    from tritonize.generate.runtimes.hf_fast import FastSampler
+    from tritonize.model_host.hf_fast import FastSampler
 
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).to("cuda").eval()
     sampler = FastSampler(model)

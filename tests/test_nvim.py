@@ -40,7 +40,7 @@ def _run_nvim(tmp_path: Path, capabilities: dict | None = None) -> dict:
     results = tmp_path / "results.json"
     config = {
         "plugin_dir": str(PLUGIN_DIR),
-        "cmd": [sys.executable, "-m", "tritonize.cli", "serve"],
+        "cmd": [sys.executable, "-m", "tritonize.cli.main", "serve"],
         # Fast settings: one built-in generator, one variant, one seed, no cache so the
         # cancel step has something to cancel.
         "init_options": {"generators": ["template"], "n": 1, "seeds": 1, "useCache": False, "device": "cpu"},

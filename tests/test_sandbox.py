@@ -10,12 +10,12 @@ import sys
 import textwrap
 
 import pytest
-from tritonize.verify.sandbox import TRITON_TOOLS, Limits, clean_env
+from tritonize.worker.sandbox import TRITON_TOOLS, Limits, clean_env
 
 CHILD = r'''
 import json, os, sys
 os.environ["TRITON_INTERPRET"] = "1"
-from tritonize.verify import sandbox
+from tritonize.worker import sandbox
 root, job = sys.argv[1], sys.argv[2]
 layers = sandbox.install(root, sandbox.Limits(cuda=False, memory_mb=6144))
 parent = int(sys.argv[3])
@@ -122,7 +122,7 @@ def test_network_namespace_blocks_sockets_even_without_the_hook(tmp_path):
     code = textwrap.dedent(
         """
         import socket, sys
-        from tritonize.verify import sandbox
+        from tritonize.worker import sandbox
         print(sandbox.isolate_network())
         s = socket.socket()
         s.settimeout(2)
@@ -143,7 +143,7 @@ def test_network_namespace_blocks_sockets_even_without_the_hook(tmp_path):
 def test_memory_limit_on_cpu_workers(tmp_path):
     code = textwrap.dedent(
         f"""
-        from tritonize.verify import sandbox
+        from tritonize.worker import sandbox
         sandbox.install({str(tmp_path)!r}, sandbox.Limits(cuda=False, memory_mb=3072, network_namespace=False))
         try:
             b = bytearray(8 * 1024**3)

@@ -7,7 +7,7 @@ import os
 import textwrap
 
 import pytest
-from tritonize.verify.static import scan
+from tritonize.worker.static import scan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
-from tritonize.generate.template.build import build_candidates  # noqa: E402
+from tritonize.worker.template.build import build_candidates  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_CPU = os.environ.get("TRITON_INTERPRET") == "1"

@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
 from test_template import ACTIVATIONS, load, problem  # noqa: E402
-from tritonize.generate.template.build import build_candidates  # noqa: E402
+from tritonize.worker.template.build import build_candidates  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tritonize.verify import runtime  # noqa: E402
-from tritonize.verify.runtime import Options, Verdict, compare, tolerance  # noqa: E402
+from tritonize.worker import runtime  # noqa: E402
+from tritonize.worker.runtime import Options, Verdict, compare, tolerance  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "verify_cases")
@@ -121,7 +121,7 @@ def test_alias_and_mutation_helpers() -> None:
 
 
 def _verify(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tritonize.cli", "verify", *args, "--device", "cpu"],
+    return subprocess.run([sys.executable, "-m", "tritonize.cli.main", "verify", *args, "--device", "cpu"],
                           capture_output=True, text=True, timeout=300)
 
 

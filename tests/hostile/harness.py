@@ -107,7 +107,7 @@ def make_pool(device: str = "cpu"):
 
     os.environ[SECRET_NAME] = SECRET_VALUE
     if device != "cpu":
-        from tritonize.verify.sandbox import MEMORY_ENV
+        from tritonize.worker.sandbox import MEMORY_ENV
 
         os.environ.setdefault(MEMORY_ENV, GPU_WORKER_MEMORY_MB)
     pool = WorkerPool(make_settings(device))

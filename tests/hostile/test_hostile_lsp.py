@@ -60,7 +60,7 @@ async def served(tmp_path_factory):
     env = dict(os.environ)
     env[harness.SECRET_NAME] = harness.SECRET_VALUE  # in the server's env: its workers must not see it
     env["TRITONIZE_CACHE_DIR"] = str(tmp / "cache")
-    config = ClientServerConfig(server_command=[sys.executable, "-m", "tritonize.cli", "serve"],
+    config = ClientServerConfig(server_command=[sys.executable, "-m", "tritonize.cli.main", "serve"],
                                 client_factory=lspkit.make_client, server_env=env)
     client = await config.start()
     await client.initialize_session(lsp.InitializeParams(

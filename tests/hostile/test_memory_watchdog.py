@@ -21,7 +21,7 @@ SERVER = os.path.join(os.path.dirname(os.path.dirname(harness.HERE)), "server")
 WORKER = """
 import os, sys, time
 sys.path.insert(0, {server!r})
-from tritonize.verify import sandbox
+from tritonize.worker import sandbox
 layers = sandbox.install({root!r}, sandbox.Limits(cuda=True, memory_mb=256, network_namespace=False))
 print(layers["memory"], flush=True)
 if {blow!r}:

@@ -69,7 +69,7 @@ async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, co
     env["TRITONIZE_CACHE_DIR"] = str(tmp_path / "cache")
     env.setdefault("TRITON_INTERPRET", "1")
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "tritonize.cli", "serve"],
+        server_command=[sys.executable, "-m", "tritonize.cli.main", "serve"],
         client_factory=make_client,
         server_env=env,
     )

@@ -1,4 +1,4 @@
-// Entry point: starts `<python> -m tritonize.cli serve` through vscode-languageclient and wires
+// Entry point: starts `<python> -m tritonize.cli.main serve` through vscode-languageclient and wires
 // the commands, the status-bar item and the settings. Logic lives in the plain modules next to
 // this file; what is here only connects them to VS Code.
 

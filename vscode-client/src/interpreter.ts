@@ -19,7 +19,7 @@ export interface PythonExtensionApi {
   };
 }
 
-export const SERVER_ARGS = ["-m", "tritonize.cli", "serve"];
+export const SERVER_ARGS = ["-m", "tritonize.cli.main", "serve"];
 export const DEFAULT_PYTHON = "python3";
 
 export interface Expansions {

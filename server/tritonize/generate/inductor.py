@@ -16,7 +16,7 @@ from ..verify.pool import WorkerCallError
 from . import GenerateContext, GeneratorSkipped
 from .inductor_export import ExportError, export
 
-CAPTURE_FUNC = "tritonize.generate.inductor_capture:capture_for_export"
+CAPTURE_FUNC = "tritonize.worker.inductor_capture:capture_for_export"
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
 MODES = ("default", "max-autotune-triton")

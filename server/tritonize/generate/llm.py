@@ -159,7 +159,7 @@ class LLMGenerator:
 
     def _sample_local(self, m: ModelSettings, choice: ModelChoice, req: SampleRequest, ctx: GenerateContext,
                       on_progress) -> list[str]:
-        from .model_host import HostEvents, ModelHostError, get_model_host
+        from .host_client import HostEvents, ModelHostError, get_model_host
 
         events = HostEvents(on_progress=on_progress, on_text=_emit_text,
                             on_status=lambda msg: ctx.progress(msg, 0, 0))

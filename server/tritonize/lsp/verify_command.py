@@ -111,7 +111,7 @@ def load_problem(text: str, class_name: str | None, path: str | None, settings: 
 def result_json(verification, target: str) -> dict[str, Any]:
     """`CandidateResult` (dataclasses.asdict) plus device, dtype, input shapes and tolerance —
     the object `tritonize verify --json` prints — and `text`, the verdict for people."""
-    from ..verify.command import verdict_text
+    from ..cli.verify import verdict_text
 
     r, probe, device = verification.result, verification.probe, verification.device
     data = dataclasses.asdict(r)

@@ -1,6 +1,6 @@
 """Worker pool (server side; never imports torch or triton — DESIGN.md, invariant 1).
 
-One long-lived worker process per GPU (`python -m tritonize.verify.worker`), or CPU workers running
+One long-lived worker process per GPU (`python -m tritonize.worker.main`), or CPU workers running
 Triton under `TRITON_INTERPRET=1` when there is no GPU. Each worker is driven by one slot thread
 that takes jobs from a shared queue, sends them over a dedicated pipe (verify/protocol.py), and
 watches for the result, the job's timeout, cancellation, and the worker dying. A worker that hangs,
@@ -39,7 +39,7 @@ from ..candidate import Candidate, parse_failure
 from ..problem import Problem, ProblemError
 from ..report import CandidateResult, Finding, Timing, Tolerance, candidate_result_from_dict
 from ..settings import Settings
-from . import protocol
+from ..wire import protocol
 
 STARTUP_TIMEOUT_S = 300.0  # importing torch + CUDA init on a cold machine
 BASELINE_ALLOWANCE_S = 300.0  # added while a job times eager + torch.compile (once per worker and problem)
@@ -155,7 +155,7 @@ class _Proc:
         r_res, w_res = os.pipe()
         r_log, w_log = os.pipe()
         env = worker_env(os.environ, home=os.path.join(self.dir, "home"))
-        cmd = [sys.executable, "-m", "tritonize.verify.worker", "--fd-in", str(r_job), "--fd-out", str(w_res),
+        cmd = [sys.executable, "-m", "tritonize.worker.main", "--fd-in", str(r_job), "--fd-out", str(w_res),
                "--root", self.dir, "--device", self.spec, "--parent", str(os.getpid())]
         if standby:
             cmd.append("--standby")
@@ -286,7 +286,7 @@ class _Proc:
 def worker_env(base: Mapping[str, str], home: str) -> dict[str, str]:
     """The worker's environment: `sandbox.clean_env` (no keys or tokens, HOME in the worker's dir)
     plus what the worker needs to run."""
-    from . import sandbox  # torch-free: env filtering and rlimit helpers only
+    from ..worker import sandbox  # torch-free: env filtering and rlimit helpers only
 
     env = sandbox.clean_env(base, home=home)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_SERVER_DIR, env.get("PYTHONPATH", "")) if p)

@@ -9,7 +9,7 @@
 -- diagnostics are plain LSP and need nothing from this file.
 --
 --   require("tritonize").setup({
---     cmd = { "python3", "-m", "tritonize.cli", "serve" },
+--     cmd = { "python3", "-m", "tritonize.cli.main", "serve" },
 --     init_options = { generators = { "template", "inductor" }, n = 2 },
 --   })
 

@@ -7,11 +7,11 @@ The pattern library and what fuses is described in docs/TEMPLATES.md.
 
 from __future__ import annotations
 
-from ...candidate import Candidate
-from ...problem import Problem
-from .. import GenerateContext, GeneratorSkipped
+from ..candidate import Candidate
+from ..problem import Problem
+from . import GenerateContext, GeneratorSkipped
 
-BUILD_FUNC = "tritonize.generate.template.build:build_candidates"
+BUILD_FUNC = "tritonize.worker.template.build:build_candidates"
 BUILD_TIMEOUT_S = 120.0  # tracing + emitting takes well under a second; this bounds a hung recipe
 
 

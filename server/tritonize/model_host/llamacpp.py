@@ -20,7 +20,7 @@ import llama_cpp
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from . import SampleRequest, code_block_closed, cut_after_block
+from ..generate.runtimes import SampleRequest, code_block_closed, cut_after_block
 
 Emit = Callable[[dict], None]
 REPORT_EVERY_S = 0.2

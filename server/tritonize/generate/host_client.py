@@ -1,7 +1,7 @@
 """The model host: a child process that holds a loaded language model between requests.
 
 The server process never imports torch, transformers or llama_cpp (DESIGN.md, invariant 1), so
-local models run here: `python -m tritonize.generate.model_host READ_FD WRITE_FD`. The host loads
+local models run here: `python -m tritonize.generate.host_client READ_FD WRITE_FD`. The host loads
 a model once and keeps it for later requests (keyed by runtime, path and the load settings that
 matter), streams progress and text back while sampling, stops within a step when told to cancel,
 and after `idle_unload_s` without requests unloads the model and exits, which frees all of its
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..cancel import Cancelled, CancelToken
-from ..verify.protocol import Reader, send
+from ..wire.protocol import Reader, send
 
 CANCEL_GRACE_S = 2.0  # after this long without an answer to "cancel", the host is killed
 
@@ -51,11 +51,11 @@ def load_key(load: dict) -> str:
 
 def _load(load: dict):
     if load["runtime"] == "transformers":
-        from .runtimes.hf import HFRuntime
+        from ..model_host.hf import HFRuntime
 
         return HFRuntime.load(load["path"], dtype=load.get("dtype", "auto"), threads=load.get("threads"))
     if load["runtime"] == "llama_cpp":
-        from .runtimes.llamacpp import LlamaCppRuntime
+        from ..model_host.llamacpp import LlamaCppRuntime
 
         return LlamaCppRuntime(load["path"], gpu_layers=load.get("gpu_layers", -1), n_ctx=load.get("n_ctx", 8192),
                                threads=load.get("threads"))
@@ -208,7 +208,7 @@ class ModelHost:
         env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._proc = subprocess.Popen(
-            [self.python, "-m", "tritonize.generate.model_host", str(to_host_r), str(from_host_w)],
+            [self.python, "-m", "tritonize.generate.host_client", str(to_host_r), str(from_host_w)],
             pass_fds=(to_host_r, from_host_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env=env, start_new_session=True,
         )

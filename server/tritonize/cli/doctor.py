@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 
-from .settings import Settings
+from ..settings import Settings
 
 # Run in a child interpreter: imports torch/triton and asks CUDA, prints one JSON object.
 _PROBE = r"""

@@ -1,4 +1,4 @@
-"""A verify worker: `python -m tritonize.verify.worker --fd-in R --fd-out W --root DIR --device SPEC`.
+"""A verify worker: `python -m tritonize.worker.main --fd-in R --fd-out W --root DIR --device SPEC`.
 
 One long-lived process per GPU (or CPU slot). Its first act, while still single-threaded, is the
 sandbox (rlimits, network namespace: verify/sandbox.py). Then it imports torch and triton and
@@ -26,7 +26,7 @@ import time
 import traceback
 from typing import Any
 
-from . import protocol
+from ..wire import protocol
 
 PR_SET_PDEATHSIG = 1
 
@@ -312,7 +312,7 @@ def _default(o: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tritonize.verify.worker")
+    parser = argparse.ArgumentParser(prog="tritonize.worker.main")
     parser.add_argument("--fd-in", type=int, required=True)
     parser.add_argument("--fd-out", type=int, required=True)
     parser.add_argument("--root", required=True)

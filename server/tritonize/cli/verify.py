@@ -16,13 +16,13 @@ import sys
 from ..candidate import Candidate
 from ..problem import ProblemError
 from ..report import CandidateResult
-from .pool import DeviceInfo, ProbeResult, WorkerPool, WorkerStartError
+from ..verify.pool import DeviceInfo, ProbeResult, WorkerPool, WorkerStartError
 
 EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..cli import _settings_from_args, load_problem
+    from .main import _settings_from_args, load_problem
 
     as_json = bool(getattr(args, "json", False))
     settings, problems = _settings_from_args(args)

@@ -12,9 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .cancel import Cancelled, ProgressEvent
-from .settings import ALL_GENERATORS, Settings
+from .. import __version__
+from ..cancel import Cancelled, ProgressEvent
+from ..settings import ALL_GENERATORS, Settings
 
 EXIT_OK, EXIT_NONE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "convert":
         return cmd_convert(args)
     if args.command == "verify":
-        from .verify.command import cmd_verify
+        from .verify import cmd_verify
 
         return cmd_verify(args)
     if args.command == "bench":
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cmd_bench(args)
     if args.command == "serve":
-        from .lsp.server import serve
+        from ..lsp.server import serve
 
         return serve(args)
     if args.command == "doctor":
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_problem(target: str, settings: Settings):
     """Read FILE[::CLASS] and extract the Problem. Returns (problem, text) or raises ProblemError."""
-    from .problem import ProblemError, extract, list_modules
+    from ..problem import ProblemError, extract, list_modules
 
     path, cls = _split_target(target)
     try:
@@ -226,10 +226,10 @@ def _print_problem_error(err, path: str | None, as_json: bool) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .pipeline import convert
-    from .problem import ProblemError
-    from .render import report_text
-    from .store import Store
+    from ..pipeline import convert
+    from ..problem import ProblemError
+    from ..render import report_text
+    from ..store import Store
 
     settings, problems = _settings_from_args(args)
     for p in problems:
@@ -264,13 +264,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(report.to_json(indent=2))
     else:
         if best is not None:
-            from .edit import generated_class_code
+            from ..edit import generated_class_code
 
             print(generated_class_code(problem, best.code))
             print()
         print(report_text(report))
     if best is not None and args.write:
-        from .edit import apply_to_text, sibling_path, sibling_text
+        from ..edit import apply_to_text, sibling_path, sibling_text
 
         if settings.placement == "sibling":
             target = sibling_path(args.write)

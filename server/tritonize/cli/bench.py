@@ -26,9 +26,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
-from .cancel import Cancelled, CancelToken, ProgressEvent
-from .metrics import (
+from .. import __version__
+from ..cancel import Cancelled, CancelToken, ProgressEvent
+from ..metrics import (
     Goal,
     ProblemOutcome,
     Summary,
@@ -37,9 +37,9 @@ from .metrics import (
     stage_stats,
     summarize,
 )
-from .render import text_table
-from .report import Report
-from .settings import Settings
+from ..render import text_table
+from ..report import Report
+from ..settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESULT_FORMAT = 1
@@ -267,9 +267,9 @@ def run_problem(
 ) -> ProblemRecord:
     """Convert one problem; every failure becomes a Report with an error, never an exception
     (except cancellation)."""
-    from .cli import load_problem
-    from .pipeline import convert
-    from .problem import ProblemError
+    from .main import load_problem
+    from ..pipeline import convert
+    from ..problem import ProblemError
 
     started = time.monotonic()
     sha = source_hash(problem.path)
@@ -326,7 +326,7 @@ def run_all(
     With several GPUs, as many problems run at once as there are devices, so generation of one
     problem overlaps verification of another; the pool spreads the jobs over the GPUs.
     """
-    from .verify.pool import WorkerPool
+    from ..verify.pool import WorkerPool
 
     pool = WorkerPool(settings)
     cancel.on_cancel(pool.close)
@@ -665,7 +665,7 @@ def parse_ks_ps(args: argparse.Namespace) -> tuple[list[int], list[float]]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .cli import _settings_from_args
+    from .main import _settings_from_args
 
     settings, bad = _settings_from_args(args)
     for msg in bad:
@@ -724,7 +724,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     cancel = CancelToken()
     if pending:
-        from .verify.pool import WorkerStartError
+        from ..verify.pool import WorkerStartError
 
         _terminate_like_ctrl_c()
         try:

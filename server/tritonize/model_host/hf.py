@@ -24,7 +24,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from . import SampleRequest, code_block_closed, cut_after_block
+from ..generate.runtimes import SampleRequest, code_block_closed, cut_after_block
 
 Emit = Callable[[dict], None]
 REPORT_EVERY_S = 0.2

@@ -13,8 +13,8 @@ import argparse
 import sys
 from typing import TextIO
 
-from .cancel import Cancelled, ProgressEvent
-from .report import Report
+from ..cancel import Cancelled, ProgressEvent
+from ..report import Report
 
 BANNER = """tritonize repl: paste an nn.Module (with get_inputs() and get_init_inputs(), or pass --inputs),
 then press Ctrl-D on an empty line. `:quit` or Ctrl-D on an empty prompt exits.
@@ -71,7 +71,7 @@ class ReplProgress:
 
 
 def choose_class(text: str) -> str | None:
-    from .problem import list_modules
+    from ..problem import list_modules
 
     names = [c.name for c in list_modules(text)]
     if "Model" in names:
@@ -100,7 +100,7 @@ def print_report(report: Report, problem, out: TextIO) -> None:
         return
     out.write(f"\nchosen: {best.candidate_id}\n")
     try:
-        from .edit import generated_class_code
+        from ..edit import generated_class_code
 
         code = generated_class_code(problem, best.code)
     except Exception:  # edit.py unavailable or unhappy: show the candidate as it is
@@ -109,12 +109,12 @@ def print_report(report: Report, problem, out: TextIO) -> None:
 
 
 def cmd_repl(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    from .cli import _settings_from_args
-    from .generate.llm import add_text_listener
-    from .generate.model_host import shutdown_model_host
-    from .pipeline import convert
-    from .problem import ProblemError, extract
-    from .verify.pool import WorkerPool
+    from .main import _settings_from_args
+    from ..generate.llm import add_text_listener
+    from ..generate.host_client import shutdown_model_host
+    from ..pipeline import convert
+    from ..problem import ProblemError, extract
+    from ..verify.pool import WorkerPool
 
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
