@@ -16,21 +16,19 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from tritonize.cli.bench import (
-    BenchProblem,
+from tritonize.bench.discover import BenchProblem, discover
+from tritonize.bench.results import (
     ProblemRecord,
     collect,
-    discover,
     load_record,
     render_markdown,
     render_text,
     result_path,
-    reusable,
-    run_key,
     source_hash,
     write_atomic,
     write_outputs,
 )
+from tritonize.bench.run import reusable, run_key
 from tritonize.report import CandidateResult, GeneratorRun, Report, Timing
 from tritonize.settings import Settings
 
@@ -167,7 +165,7 @@ def test_results_from_known_reports(tmp_path) -> None:
 
     args = argparse.Namespace(json_out=str(tmp_path / "out" / "r.json"), markdown=str(tmp_path / "r.md"),
                               plot=str(tmp_path / "r.png"))
-    assert write_outputs(res, args) == 0
+    write_outputs(res, json_out=args.json_out, markdown=args.markdown, plot=args.plot)
     data = json.loads(open(args.json_out).read())
     assert [p["problem"] for p in data["problems"]] == ["a", "b", "c"]
     assert data["problems"][0]["speedup_eager"] == pytest.approx(4.0)
@@ -194,9 +192,9 @@ def test_untimed_results_say_what_needs_a_gpu(tmp_path) -> None:
     assert comb.fast_p["0"] == pytest.approx(2 / 3) and comb.fast_p["1"] is None and comb.geomean_eager is None
     assert "n/a (needs a GPU)" in render_text(res)
     assert "not timed" in render_markdown(res)
-    args = argparse.Namespace(json_out=None, markdown=None, plot=str(tmp_path / "p.png"))
-    write_outputs(res, args)
-    assert not os.path.exists(args.plot)  # no timings, no plot (and the run still succeeds)
+    plot = str(tmp_path / "p.png")
+    write_outputs(res, plot=plot)
+    assert not os.path.exists(plot)  # no timings, no plot (and the run still succeeds)
 
 
 # ---- end to end (interpreter, template generator) ---------------------------------------------

@@ -42,6 +42,10 @@ def test_convert_finds_a_verified_kernel_and_prints_json(converted_json) -> None
     assert report["timed"] is False and "TRITON_INTERPRET" in report["device"]
     assert report["tolerance"]["atol"] == pytest.approx(1e-4) and report["dtype"] == "float32"
     assert report["input_shapes"] == ["float32[16, 1024]"]
+    # every report says which isolation layers the verdicts were reached under
+    assert {"pidns", "landlock", "seccomp", "network", "audit"} <= set(report["isolation"])
+    if sys.platform.startswith("linux") and os.geteuid() == 0:  # CI: root on a Landlock kernel
+        assert report["isolation"]["seccomp"].startswith("all threads"), report["isolation"]
 
 
 def test_convert_text_output_states_not_timed_and_shows_the_kernel(tmp_path) -> None:
@@ -50,6 +54,7 @@ def test_convert_text_output_states_not_timed_and_shows_the_kernel(tmp_path) -> 
     assert "class FusedGeluScaleTriton(nn.Module)" in proc.stdout
     assert "not timed (no GPU)" in proc.stdout
     assert "chosen: template:" in proc.stdout
+    assert "isolation: " in proc.stdout and "seccomp" in proc.stdout
 
 
 def test_write_inserts_the_kernel_into_a_copy_and_the_copy_runs(tmp_path) -> None:
@@ -167,6 +172,9 @@ def test_doctor_reports_the_interpreter_and_cache() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "torch" in proc.stdout and "triton" in proc.stdout and "cache" in proc.stdout
     assert ("no GPU visible" in proc.stdout) or ("cuda:0" in proc.stdout)
+    # the layers a real worker reports, one line each, active or with the reason it is not
+    for layer in ("pidns", "landlock", "seccomp", "network", "audit"):
+        assert any(line.strip()[2:].startswith(layer) for line in proc.stdout.splitlines()), proc.stdout
 
 
 def test_cli_import_pulls_in_no_heavy_library() -> None:

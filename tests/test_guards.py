@@ -1,4 +1,4 @@
-"""TorchOpRecorder (verify/guards.py): torch compute is seen however it is reached; Triton launches
+"""TorchOpRecorder (worker/guards.py): torch compute is seen however it is reached; Triton launches
 (including the interpreter's own tensor copies) and allocation/view ops are not compute."""
 
 from __future__ import annotations

@@ -110,6 +110,28 @@ def test_helpers_and_names_are_readable(exported) -> None:
     assert "torch.mm(" in result.code and TORCH_CALL_NOTE + "mm" in result.notes
 
 
+def test_helper_file_parses_and_defines_every_helper() -> None:
+    """inductor_helpers.py (read as text, never imported by the server) is valid Python whose top-level
+    statements are imports and functions, and defines each helper a rewrite can name, with what it calls."""
+    from tritonize.generate import inductor_export as ie
+
+    path = os.path.join(os.path.dirname(ie.__file__), ie.HELPER_FILE)
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    assert all(isinstance(n, (ast.Import, ast.FunctionDef)) for n in tree.body[1:]), "only imports and functions"
+    helpers = ie.helper_file().kernel_helpers
+    needed = set(ie.HELPER_NAMES.values()) | set(ie.LIBDEVICE_HELPERS.values())
+    assert needed <= set(helpers), f"missing from {ie.HELPER_FILE}: {sorted(needed - set(helpers))}"
+    for name, helper in helpers.items():
+        fns = [n for n in ast.parse(helper.text).body if isinstance(n, ast.FunctionDef)]
+        assert fns and fns[-1].name == name and all(ast.unparse(d) == "triton.jit" for f in fns for d in f.decorator_list)
+        assert set(helper.calls) <= set(helpers)
+    assert helpers["reduce_max"].calls == ("maximum",)
+    assert helpers["reduce_any"].text.startswith("@triton.jit\ndef _or(a, b):")  # its combine function comes with it
+    forward = [n.name for n in ast.parse(ie.helper_file().forward_helpers).body]
+    assert forward == ["expect_input", "same_strides", "reinterpret"]
+
+
 def test_unsupported_constructs_are_named() -> None:
     record = _load(os.path.join(os.path.dirname(FIXTURES[0]), "01_relu.default.json"))
     bad = dict(record, output_code=[record["output_code"][0].replace("tl.store(", "triton_helpers.bucketize_binary_search(")])
@@ -286,8 +308,9 @@ def _context(pool, kind: str):
     from tritonize.settings import Settings
     from tritonize.verify.pool import DeviceInfo
 
+    # model_host=None: the Inductor generator never talks to the model host.
     return GenerateContext(settings=Settings(), pool=pool, device=DeviceInfo(kind=kind, name=kind), cancel=CancelToken(),
-                           progress=lambda *a: None)
+                           progress=lambda *a: None, model_host=None)
 
 
 def test_generator_needs_cuda() -> None:

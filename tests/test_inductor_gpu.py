@@ -12,6 +12,7 @@ import os
 import pytest
 from tritonize.cancel import CancelToken
 from tritonize.generate import GenerateContext
+from tritonize.generate.host_client import ModelHost
 from tritonize.generate.inductor import InductorGenerator
 from tritonize.generate.inductor_export import TORCH_CALL_NOTE
 from tritonize.problem import extract
@@ -46,8 +47,9 @@ def pool(settings: Settings):
 def _generate(name: str, pool: WorkerPool, settings: Settings):
     with open(os.path.join(ROOT, PROBLEMS[name]), encoding="utf-8") as f:
         problem = extract(f.read(), "Model", path=PROBLEMS[name])
+    # The Inductor generator never samples a model: the host handle is never started.
     ctx = GenerateContext(settings=settings, pool=pool, device=pool.device_info(), cancel=CancelToken(),
-                          progress=lambda *a: None)
+                          progress=lambda *a: None, model_host=ModelHost())
     return problem, InductorGenerator().generate(problem, ctx)
 
 

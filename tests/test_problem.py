@@ -86,6 +86,30 @@ def test_columns_are_utf16_like_lsp():
     assert mod.name_range == Range(3, 6, 3, 9)
 
 
+def test_astral_characters_in_names_and_error_ranges():
+    """𠀀 and 🚀 are one str index but two UTF-16 units: every range counts units."""
+    text = 'import torch.nn as nn\n\n\nclass 𠀀Scale(nn.Module):  # 🚀\n    x = "🚀"\n'
+    (mod,) = list_modules(text)
+    assert mod.name == "𠀀Scale" and mod.name_range == Range(3, 6, 3, 6 + 2 + len("Scale"))
+    assert mod.range == Range(3, 0, 4, len('    x = "🚀"') + 1)
+
+    bad = 'import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    # tritonize: inputs = ["🚀🚀", +*]\n    pass\n'
+    with pytest.raises(ProblemError) as err:
+        extract(bad, "M")
+    line = bad.splitlines()[4]
+    assert err.value.range == Range(4, line.index("*") + 2, 4, len(line) + 2)
+
+    twice = "import torch.nn as nn\n# tritonize: inputs = [1]\nclass M(nn.Module):\n    # tritonize: inputs = ['🚀']\n    pass\n"
+    with pytest.raises(ProblemError) as err:
+        extract(twice, "M")
+    assert err.value.range == Range(3, 0, 3, len("    # tritonize: inputs = ['🚀']") + 1)
+
+    broken = "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        return '🚀' +* 2\n"
+    with pytest.raises(ProblemError) as err:
+        extract(broken, "M")
+    assert err.value.range.start_col == broken.splitlines()[5].index("*") + 1
+
+
 # --- module_at -----------------------------------------------------------------------------------
 
 

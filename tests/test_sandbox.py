@@ -1,5 +1,6 @@
-"""Sandbox (verify/sandbox.py): escapes tried from candidate-like code in a child process that installs
-the sandbox the way a worker does. Each escape must be refused and recorded; ordinary work must not."""
+"""Sandbox (worker/sandbox.py): escapes tried from candidate-like code in a child process that installs
+the sandbox the way a worker does. Each escape must be refused and recorded; ordinary work must not.
+The worker's clean environment comes from the server side (verify/process.py: clean_env)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 import textwrap
 
 import pytest
-from tritonize.worker.sandbox import TRITON_TOOLS, Limits, clean_env
+from tritonize.verify.process import clean_env
+from tritonize.worker.sandbox import TRITON_TOOLS, Limits
 
 CHILD = r'''
 import json, os, sys

@@ -1,4 +1,4 @@
-"""Static checks (verify/static.py): each rule fires on the cheat it names, evasions are caught, and
+"""Static checks (worker/static.py): each rule fires on the cheat it names, evasions are caught, and
 the code our generators emit passes clean."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The in-worker checks (verify/runtime.py) as functions, and `tritonize verify` end to end."""
+"""The in-worker checks (worker/compare.py, checks.py, inputs.py) as functions, and `tritonize verify` end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,21 +12,25 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tritonize.worker import runtime  # noqa: E402
-from tritonize.worker.runtime import Options, Verdict, compare, tolerance  # noqa: E402
+from tritonize.report import Tolerance  # noqa: E402
+from tritonize.wire.messages import JobOptions  # noqa: E402
+from tritonize.worker import inputs  # noqa: E402
+from tritonize.worker.checks import aliases, first_mutated  # noqa: E402
+from tritonize.worker.compare import compare, rel_norm_limit, tolerance  # noqa: E402
+from tritonize.worker.errors import Verdict  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "verify_cases")
-TOL = {"atol": 1e-4, "rtol": 1e-4, "dtype": "float32", "tf32": False}
+TOL = Tolerance(atol=1e-4, rtol=1e-4, dtype="float32", tf32=False)
 
 
 def test_tolerance_by_dtype_and_overrides() -> None:
-    assert tolerance("float32", Options())["atol"] == 1e-4
-    assert tolerance("float16", Options())["rtol"] == 1e-2
-    assert tolerance("bfloat16", Options())["atol"] == 1e-2
-    assert tolerance("float32", Options(allow_tf32=True)) == {"atol": 1e-2, "rtol": 1e-2, "dtype": "float32", "tf32": True}
-    assert tolerance("float32", Options(atol=1e-3))["atol"] == 1e-3
-    assert tolerance("int64", Options())["atol"] == 0.0
+    assert tolerance("float32", JobOptions()).atol == 1e-4
+    assert tolerance("float16", JobOptions()).rtol == 1e-2
+    assert tolerance("bfloat16", JobOptions()).atol == 1e-2
+    assert tolerance("float32", JobOptions(allow_tf32=True)) == Tolerance(atol=1e-2, rtol=1e-2, dtype="float32", tf32=True)
+    assert tolerance("float32", JobOptions(atol=1e-3)).atol == 1e-3
+    assert tolerance("int64", JobOptions()).atol == 0.0
 
 
 def test_compare_reports_count_worst_index_and_relative_error() -> None:
@@ -61,11 +66,11 @@ def test_outputs_under_atol_need_a_small_relative_error_norm() -> None:
 
 
 def test_relative_error_norm_limit_by_dtype_and_noise_floor() -> None:
-    fp16 = {"atol": 1e-2, "rtol": 1e-2, "dtype": "float16", "tf32": False}
-    assert runtime.rel_norm_limit(TOL) == 1e-2
-    assert runtime.rel_norm_limit(fp16) == 5e-2
-    assert runtime.rel_norm_limit({**TOL, "tf32": True}) == 5e-2
-    assert runtime.rel_norm_limit({**TOL, "rtol": 0.1}) == pytest.approx(0.5)  # a looser rtol loosens it
+    fp16 = Tolerance(atol=1e-2, rtol=1e-2, dtype="float16", tf32=False)
+    assert rel_norm_limit(TOL) == 1e-2
+    assert rel_norm_limit(fp16) == 5e-2
+    assert rel_norm_limit(dataclasses.replace(TOL, tf32=True)) == 5e-2
+    assert rel_norm_limit(dataclasses.replace(TOL, rtol=0.1)) == pytest.approx(0.5)  # a looser rtol loosens it
     torch.manual_seed(0)
     ref = torch.randn(1000, dtype=torch.float16)
     # fp16 rounding differences (~1e-3 relative) are well inside 5e-2
@@ -76,11 +81,11 @@ def test_relative_error_norm_limit_by_dtype_and_noise_floor() -> None:
 
 
 def test_input_seeds_are_drawn_per_job_unless_fixed(monkeypatch) -> None:
-    monkeypatch.delenv(runtime.SEED_ENV, raising=False)
-    drawn = {runtime.input_seed_base() for _ in range(8)}
-    assert len(drawn) == 8 and all(s > runtime.BASE_SEED + 100 for s in drawn)
-    monkeypatch.setenv(runtime.SEED_ENV, "1234")
-    assert runtime.input_seed_base() == 1234
+    monkeypatch.delenv(inputs.SEED_ENV, raising=False)
+    drawn = {inputs.input_seed_base() for _ in range(8)}
+    assert len(drawn) == 8 and all(s > inputs.BASE_SEED + 100 for s in drawn)
+    monkeypatch.setenv(inputs.SEED_ENV, "1234")
+    assert inputs.input_seed_base() == 1234
 
 
 @pytest.mark.parametrize(
@@ -108,13 +113,13 @@ def test_nan_where_the_reference_has_nan_is_fine() -> None:
 
 def test_alias_and_mutation_helpers() -> None:
     x = torch.randn(8)
-    assert runtime.aliases(x[2:4], [x]) == "out"
-    assert runtime.aliases(x.clone(), [x]) is None
+    assert aliases(x[2:4], [x]) == "out"
+    assert aliases(x.clone(), [x]) is None
     before = [x.clone()]
     after = [x.clone()]
-    assert runtime.first_mutated(before, after) is None
+    assert first_mutated(before, after) is None
     after[0][3] = 7.0
-    assert runtime.first_mutated(before, after) == "input[0]"
+    assert first_mutated(before, after) == "input[0]"
 
 
 # ---- tritonize verify -----------------------------------------------------------------------------

@@ -27,6 +27,10 @@ CASES = os.path.join(HERE, "verify_cases")
 ROOT = os.path.dirname(HERE)
 ZERO = Range(0, 0, 0, 0)
 FAKE_SECRET = "TRITONIZE_TEST_API_KEY"
+# The worker runs only its own entry points; these test ones are named when the pool starts it.
+CRASHERS = "tests.verify_cases.crashers"
+TEST_ENTRY_POINTS = {f"test.{f}": f"{CRASHERS}:{f}" for f in ("echo", "boom", "kill9", "segfault", "sleep", "patch_torch")}
+TEST_ENTRY_POINTS["test.getenv"] = "os:getenv"
 
 
 def case(name: str) -> str:
@@ -49,11 +53,11 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="module")
 def pool(settings: Settings):
-    # `call` tests import tests/verify_cases/crashers.py in the worker: put the repo on its path.
+    # The test entry points import tests/verify_cases/crashers.py in the worker: put the repo on its path.
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, old) if p)
     os.environ[FAKE_SECRET] = "must-not-reach-the-worker"
-    p = WorkerPool(settings)
+    p = WorkerPool(settings, extra_entry_points=TEST_ENTRY_POINTS)
     p.start()
     yield p
     p.close()
@@ -108,20 +112,46 @@ def test_probe_names_the_failing_recipe_step(pool: WorkerPool, settings: Setting
 
 
 def test_call_runs_a_function_in_the_worker(pool: WorkerPool) -> None:
-    out = pool.call("tests.verify_cases.crashers:echo", {"a": [1, 2]})
+    out = pool.call("test.echo", {"a": [1, 2]})
     assert out["got"] == {"a": [1, 2]}
-    assert out["pid"] in pool.worker_pids()
+    assert out["pid"] != os.getpid()  # another process: the worker, at pid 2 of its own namespace
+    assert pool.call("test.echo", {})["process"] == out["process"]  # the same warm worker again
     with pytest.raises(WorkerCallError) as err:
-        pool.call("tests.verify_cases.crashers:boom", {})
+        pool.call("test.boom", {})
     assert "boom from the worker" in str(err.value)
     assert "Traceback" in err.value.traceback
 
 
+def test_the_worker_runs_only_its_entry_points(pool: WorkerPool) -> None:
+    for name in ("no.such.entry", "os:getenv", "tritonize.worker.template.build:build_candidates"):
+        with pytest.raises(WorkerCallError) as err:
+            pool.call(name, "HOME")
+        assert f"unknown entry point {name!r}" in str(err.value)
+        assert "template.build" in str(err.value)  # the reply names what the worker does run
+
+
+def test_template_build_is_an_entry_point(pool: WorkerPool) -> None:
+    reply = pool.call("template.build", {"problem": problem().to_dict(), "n": 1, "allow_tf32": False})
+    assert reply["skipped"] is None and len(reply["candidates"]) == 1
+    assert reply["candidates"][0]["origin"].startswith("template:")
+
+
+def test_call_takes_its_time_limit_from_its_settings(pool: WorkerPool, settings: Settings) -> None:
+    # One rule for probe, submit and call: `timeout=` when given, else the settings' timeout_s.
+    with pytest.raises(WorkerCallError) as err:
+        pool.call("test.sleep", {"seconds": 60}, settings=settings.copy(timeout_s=1.0))
+    assert "timed out after 1 s" in str(err.value)
+    with pytest.raises(WorkerCallError) as err:
+        pool.call("test.sleep", {"seconds": 60}, timeout=1.5, settings=settings)
+    assert "timed out after 1.5 s" in str(err.value)
+    assert pool.call("test.sleep", {"seconds": 0}) == "slept"
+
+
 def test_worker_environment_has_no_secrets_and_a_throwaway_home(pool: WorkerPool) -> None:
-    assert pool.call("os:getenv", FAKE_SECRET) is None
-    home = pool.call("os:getenv", "HOME")
+    assert pool.call("test.getenv", FAKE_SECRET) is None
+    home = pool.call("test.getenv", "HOME")
     assert home.startswith(pool.root + os.sep), home
-    assert pool.call("os:getenv", "PYTHONPATH")  # what the worker needs still arrives
+    assert pool.call("test.getenv", "PYTHONPATH")  # what the worker needs still arrives
 
 
 # ---- verdicts -----------------------------------------------------------------------------------
@@ -218,7 +248,7 @@ def test_infinite_loop_times_out_and_the_pool_recovers(pool: WorkerPool, setting
 @pytest.mark.parametrize("func, signame", [("kill9", "SIGKILL"), ("segfault", "SIGSEGV")])
 def test_hard_kills_in_a_call_are_reported(pool: WorkerPool, settings: Settings, func: str, signame: str) -> None:
     with pytest.raises(WorkerCallError) as err:
-        pool.call(f"tests.verify_cases.crashers:{func}", {})
+        pool.call(f"test.{func}", {})
     assert signame in str(err.value)
     assert_serves(pool, settings)
 
@@ -247,7 +277,7 @@ def test_a_dead_worker_is_replaced_by_the_standby(pool: WorkerPool, settings: Se
     standby = _standby_pid(pool)
     used = pool.stats().get("standby_used", 0)
     with pytest.raises(WorkerCallError):
-        pool.call("tests.verify_cases.crashers:kill9", {})
+        pool.call("test.kill9", {})
     assert_serves(pool, settings)
     assert pool.worker_pids() == [standby]
     assert pool.stats()["standby_used"] == used + 1
@@ -255,10 +285,10 @@ def test_a_dead_worker_is_replaced_by_the_standby(pool: WorkerPool, settings: Se
 
 
 def test_patched_torch_recycles_the_worker(pool: WorkerPool, settings: Settings) -> None:
-    pid = pool.call("tests.verify_cases.crashers:echo", {})["pid"]
-    assert pool.call("tests.verify_cases.crashers:patch_torch", {}) == "patched"
+    process = pool.call("test.echo", {})["process"]
+    assert pool.call("test.patch_torch", {}) == "patched"
     # torch.allclose now lies in that worker: it must be gone before the next job runs.
-    assert pool.call("tests.verify_cases.crashers:echo", {})["pid"] != pid
+    assert pool.call("test.echo", {})["process"] != process
     assert verify(pool, settings, "relu_wrong.py").kind == "mismatch"
 
 

@@ -64,6 +64,9 @@ class ProgressEvent:
     message: str
     done: int = 0
     total: int = 0
+    # Stage "text": `message` is the next piece of model sample number `sample` as it is written
+    # (the REPL shows it); consumers that do not show model text ignore the stage.
+    sample: int | None = None
 
     def percentage(self) -> int | None:
         return int(100 * self.done / self.total) if self.total else None

@@ -9,6 +9,9 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from .report import CandidateResult
 
 
 @dataclass
@@ -29,6 +32,16 @@ class Candidate:
             candidate_id=data.get("candidate_id", ""),
             notes=list(data.get("notes", [])),
         )
+
+    def uses_private_apis(self) -> bool:
+        """Relies on torch._inductor or other private runtime APIs (reported, not fatal)."""
+        return "torch._inductor" in self.code or any("private" in n for n in self.notes)
+
+    def result(self, *, passed: bool, **fields: Any) -> CandidateResult:
+        """This candidate's verdict: id (its origin when unset), origin, code and private_apis filled in.
+        The worker builds the verdicts it reaches with it, the pool those it reaches itself."""
+        return CandidateResult(candidate_id=self.candidate_id or self.origin, origin=self.origin, passed=passed,
+                               code=self.code, private_apis=self.uses_private_apis(), **fields)
 
 
 # ---- parsing model output ----------------------------------------------------------------------

@@ -15,7 +15,12 @@ not repeated (a same-named but different one is renamed), and imports the file l
 at the top. Running again replaces the marked block instead of adding a second one.
 
 Used by the CLI and the language server, so it is plain `ast` work with no LSP types:
-`compute_edits` returns `TextEdit`s with 0-based line/column ranges that the server maps 1:1.
+`compute_edits` returns `TextEdit`s whose ranges are `positions.Range`s (0-based lines, UTF-16
+columns, as LSP wants them), which the server maps 1:1.
+
+Pure: no file is read or written here. The caller passes every text it needs — the document, and
+for sibling placement the sibling module as the user has it (`SiblingFile`: an open editor
+buffer's unsaved text, else the disk's, else none).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .problem import Problem, Range
+from .positions import Range, TextIndex, str_index_from_bytes
+from .problem import Problem
 from .report import Report
 
 BEGIN = "# >>> tritonize: {name} (generated; re-running replaces this block)"
@@ -51,6 +57,14 @@ class TextEdit:
     create: bool = False
 
 
+@dataclass(frozen=True)
+class SiblingFile:
+    """The sibling module (`sibling_path(problem.path)`) as the caller found it."""
+
+    path: str
+    text: str | None = None  # None: no such file yet, the edit creates it
+
+
 @dataclass
 class GeneratedBlock:
     name: str  # <Name>Triton
@@ -72,18 +86,22 @@ def generated_class_code(problem: Problem, candidate_code: str, *, note: str | N
     return (head + "\n\n\n" if head else "") + block.body.rstrip("\n")
 
 
-def compute_edits(text: str, problem: Problem, report: Report, placement: str = "inline") -> list[TextEdit]:
-    """Edits that put the report's chosen candidate into `text` (or its sibling module).
+def compute_edits(
+    text: str, problem: Problem, report: Report, placement: str = "inline", *, sibling: SiblingFile | None = None
+) -> list[TextEdit]:
+    """Edits that put the report's chosen candidate into `text` (or, with placement "sibling", into
+    `sibling`, which the caller must pass: this module reads no files).
 
-    Raises ValueError when the report has no chosen candidate.
+    Raises ValueError when the report has no chosen candidate, or sibling placement has no sibling.
     """
     best = report.best_result()
     if best is None:
         raise ValueError(f"no candidate passed for {problem.name}; nothing to insert")
-    note = _provenance(report)
     if placement == "sibling":
-        return _sibling_edits(problem, best.code, note)
-    return _inline_edits(text, problem, best.code, note)
+        if sibling is None:
+            raise ValueError("sibling placement needs the sibling module: pass SiblingFile(path, text)")
+        return [_sibling_edit(sibling, problem, report)]
+    return _inline_edits(text, problem, best.code, _provenance(report))
 
 
 def apply_to_text(text: str, problem: Problem, report: Report) -> str:
@@ -93,10 +111,8 @@ def apply_to_text(text: str, problem: Problem, report: Report) -> str:
 
 def apply_edits(text: str, edits: list[TextEdit]) -> str:
     """Apply non-overlapping edits that all refer to the original `text`."""
-    starts = _line_starts(text)
-    spans = sorted(((_offset(starts, text, e.range.start_line, e.range.start_col),
-                     _offset(starts, text, e.range.end_line, e.range.end_col), e.new_text) for e in edits),
-                   key=lambda s: (s[0], s[1]), reverse=True)
+    index = TextIndex(text)
+    spans = sorted(((*index.span(e.range), e.new_text) for e in edits), key=lambda s: (s[0], s[1]), reverse=True)
     for start, end, new in spans:
         text = text[:start] + new + text[end:]
     return text
@@ -310,7 +326,7 @@ def rename_identifiers(code: str, renames: dict[str, str]) -> str:
     hits: list[tuple[int, int, int, str]] = []
 
     def char_col(row: int, byte_col: int) -> int:
-        return len(lines[row].encode()[:byte_col].decode(errors="replace"))
+        return str_index_from_bytes(lines[row], byte_col)
 
     def add_def_name(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
         row = node.lineno - 1
@@ -403,23 +419,23 @@ def _inline_edits(text: str, problem: Problem, code: str, note: str | None, anch
     without_block = text[: old[0]] + text[old[1]:] if old else text
     block = build_block(problem, code, without_block, note=note)
     body = block.body.replace("\n", nl)
-    starts = _line_starts(text)
+    index = TextIndex(text)
     edits: list[TextEdit] = []
 
     if old:
-        edits.append(TextEdit(_range(starts, text, old[0], old[1]), body))
+        edits.append(TextEdit(index.range(old[0], old[1]), body))
     else:
         if anchor is None:
             at = len(text)
         else:
-            at = _after_line(starts, text, problem.class_range.end_line)
+            at = index.line_start(problem.class_range.end_line + 1)
         lead = nl if at > 0 and not text[:at].endswith(("\n", "\r")) else ""
         following = text[at:]
         blank = len(following) - len(following.lstrip("\r\n"))
         blank = following[:blank].count("\n") or following[:blank].count("\r")
         tail = nl * max(0, 2 - blank) if following.strip() else ""
         sep = nl * 2 if at > 0 else ""
-        edits.append(TextEdit(_range(starts, text, at, at), lead + sep + body + tail))
+        edits.append(TextEdit(index.range(at, at), lead + sep + body + tail))
 
     if block.imports:
         at = _import_insert_offset(without_block if not old else text)
@@ -427,7 +443,7 @@ def _inline_edits(text: str, problem: Problem, code: str, note: str | None, anch
         imports = nl.join(block.imports) + nl
         if at > 0 and not text[:at].endswith(("\n", "\r")):
             imports = nl + imports
-        edits.append(TextEdit(_range(starts, text, at, at), imports))
+        edits.append(TextEdit(index.range(at, at), imports))
     return edits
 
 
@@ -437,7 +453,6 @@ def _import_insert_offset(text: str) -> int:
         tree = ast.parse(text)
     except SyntaxError:
         return 0
-    starts = _line_starts(text)
     last = None
     for i, stmt in enumerate(tree.body):
         is_doc = i == 0 and isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant) and isinstance(stmt.value.value, str)
@@ -447,24 +462,14 @@ def _import_insert_offset(text: str) -> int:
             break
     if last is None:
         return 0
-    return _after_line(starts, text, (last.end_lineno or last.lineno) - 1)
+    return TextIndex(text).line_start(last.end_lineno or last.lineno)
 
 
-def _sibling_edits(problem: Problem, code: str, note: str | None) -> list[TextEdit]:
-    if not problem.path:
-        raise ValueError("sibling placement needs a file path; the document has none")
-    target = sibling_path(problem.path)
-    try:
-        with open(target, encoding="utf-8") as f:
-            existing = f.read()
-        create = False
-    except FileNotFoundError:
-        existing, create = "", True
-    base = existing if not create else _sibling_header(problem)
-    new_text = apply_edits(base, _inline_edits(base, problem, code, note, anchor=None))
-    starts = _line_starts(existing)
-    whole = _range(starts, existing, 0, len(existing))
-    return [TextEdit(whole, new_text, path=target, create=create)]
+def _sibling_edit(sibling: SiblingFile, problem: Problem, report: Report) -> TextEdit:
+    """The whole sibling module, replaced by itself with the block inserted (or replaced)."""
+    existing = sibling.text or ""
+    new_text = sibling_text(sibling.text, problem, report)
+    return TextEdit(TextIndex(existing).range(0, len(existing)), new_text, path=sibling.path, create=sibling.text is None)
 
 
 def _sibling_header(problem: Problem) -> str:
@@ -487,39 +492,3 @@ def _provenance(report: Report) -> str:
     else:
         speed = "correctness checked, not timed"
     return f"chosen: {best.candidate_id} · {speed} · {report.device or 'unknown device'}"
-
-
-# ---- positions -----------------------------------------------------------------------------------
-
-
-def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    for m in re.finditer(r"\r\n|\n|\r", text):
-        starts.append(m.end())
-    return starts
-
-
-def _offset(starts: list[int], text: str, line: int, col: int) -> int:
-    if line >= len(starts):
-        return len(text)
-    return min(starts[line] + col, len(text))
-
-
-def _range(starts: list[int], text: str, start: int, end: int) -> Range:
-    def pos(off: int) -> tuple[int, int]:
-        lo, hi = 0, len(starts) - 1
-        while lo < hi:  # last line start <= off
-            mid = (lo + hi + 1) // 2
-            if starts[mid] <= off:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo, off - starts[lo]
-
-    (sl, sc), (el, ec) = pos(start), pos(end)
-    return Range(sl, sc, el, ec)
-
-
-def _after_line(starts: list[int], text: str, line: int) -> int:
-    """Offset just past line `line` and its newline (end of text for the last line)."""
-    return starts[line + 1] if line + 1 < len(starts) else len(text)

@@ -1,14 +1,18 @@
-"""The one pipeline: Problem → generators → verifier → selection → Report (DESIGN.md, data flow).
+"""The flows: Problem → generators → verifier → selection → Report, and one candidate → verdict.
 
-The LSP and the CLI both call `convert`; progress and cancellation are parameters. This module runs
-in the server/CLI process and never imports torch or triton: generators and the verifier do their
-heavy work in child processes.
+The LSP and the CLI both call `convert` and `verify_one` (DESIGN.md, invariant 3); progress and
+cancellation are parameters. Both flows start the verifier the same way, once (`_Verifier`):
+start the pool, learn the device, probe the problem (its recipe and reference), submit candidates.
+This module runs in the server/CLI process and never imports torch or triton: generators, the
+verifier and the model host do their heavy work in child processes, which the caller owns (or, when
+it passes none, this call does, closing them at the end).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import inspect
 import json
 import threading
 import time
@@ -18,11 +22,72 @@ from dataclasses import dataclass, field
 from .cancel import Cancelled, CancelToken, ProgressEvent, ProgressFn, no_progress
 from .candidate import Candidate
 from .generate import GenerateContext, GeneratorSkipped, get_generator
+from .generate.host_client import ModelHost
 from .problem import Problem, ProblemError
 from .report import CandidateResult, GeneratorRun, Report
 from .settings import Settings
 from .store import Store
-from .verify.pool import DeviceInfo, WorkerPool, WorkerStartError
+from .verify.pool import DeviceInfo, ProbeResult, WorkerPool, WorkerStartError
+
+
+@dataclass
+class Verification:
+    """One candidate's verdict and what it was checked under (`tritonize verify`, the LSP's verify command)."""
+
+    result: CandidateResult
+    device: DeviceInfo
+    probe: ProbeResult
+
+
+def device_info_cancellable(pool: WorkerPool | type[WorkerPool]) -> bool:
+    """Does `WorkerPool.device_info` (a pool or the class) take a `cancel` token? Checked at run
+    time: a pool that gains it lets a job be cancelled while the first worker starts."""
+    try:
+        return "cancel" in inspect.signature(pool.device_info).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def device_of(pool: WorkerPool, cancel: CancelToken | None = None) -> DeviceInfo:
+    """Start the pool's workers and wait for the first one's hello: what verifies here. Raises
+    WorkerStartError (and Cancelled, where the pool's wait takes a token)."""
+    pool.start()
+    if cancel is not None and device_info_cancellable(pool):
+        return pool.device_info(cancel=cancel)
+    return pool.device_info()
+
+
+class _Verifier:
+    """One problem on a pool, in the only order that works: start the pool and learn the device,
+    probe the problem, then submit candidates. Each step runs once and runs the steps before it,
+    so a flow can stop in between (convert answers from the cache once it knows the device)."""
+
+    def __init__(self, pool: WorkerPool, problem: Problem, settings: Settings, progress: ProgressFn,
+                 cancel: CancelToken) -> None:
+        self.pool, self.problem, self.settings = pool, problem, settings
+        self.progress, self.cancel = progress, cancel
+        self._device: DeviceInfo | None = None
+        self._probe: ProbeResult | None = None
+
+    def device(self) -> DeviceInfo:
+        """Start the workers and wait for the first one's hello. Raises WorkerStartError."""
+        if self._device is None:
+            self.progress(ProgressEvent("load", "starting workers"))
+            self._device = device_of(self.pool, self.cancel)
+        return self._device
+
+    def probe(self) -> ProbeResult:
+        """Run the problem's recipe and reference once. Raises ProblemError when they fail."""
+        if self._probe is None:
+            self.device()
+            self.cancel.raise_if_cancelled()
+            self._probe = self.pool.probe(self.problem, self.settings, self.cancel)
+        return self._probe
+
+    def submit(self, candidate: Candidate) -> Future[CandidateResult]:
+        self.probe()
+        self.cancel.raise_if_cancelled()
+        return self.pool.submit(self.problem, candidate, self.settings, self.cancel)
 
 
 def report_key(problem: Problem, settings: Settings, device: DeviceInfo) -> str:
@@ -48,19 +113,60 @@ def convert(
     *,
     pool: WorkerPool | None = None,
     store: Store | None = None,
+    model_host: ModelHost | None = None,
 ) -> Report:
     """Convert one problem. Never raises for candidate failures; raises `Cancelled` when cancelled.
 
-    `pool` is shared and kept warm by long-lived callers (the language server); when omitted, a
-    pool is started for this call and closed at the end.
+    `pool` and `model_host` are shared and kept warm by long-lived callers (the language server,
+    the REPL, bench); each one omitted is started for this call and closed at the end.
+    """
+    progress = progress or no_progress
+    cancel = cancel or CancelToken()
+    own_pool, own_host = pool is None, model_host is None
+    if pool is None:
+        pool = WorkerPool(settings)
+    if model_host is None:
+        model_host = ModelHost()  # starts no process until a local model is asked for
+    try:
+        return _convert(problem, settings, progress, cancel, pool, store, model_host)
+    finally:
+        if own_pool:
+            pool.close()
+        if own_host:
+            model_host.close()
+
+
+def verify_one(
+    problem: Problem,
+    candidate: Candidate,
+    settings: Settings,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    pool: WorkerPool | None = None,
+) -> Verification:
+    """Verify one given candidate. Raises ProblemError (the problem's own recipe or reference
+    fails), WorkerStartError (no verifier here) or Cancelled.
+
+    Without `pool`, one is started for this call (no standby worker: one job, then it closes).
     """
     progress = progress or no_progress
     cancel = cancel or CancelToken()
     own_pool = pool is None
     if pool is None:
-        pool = WorkerPool(settings)
+        pool = WorkerPool(settings, standby=False)
     try:
-        return _convert(problem, settings, progress, cancel, pool, store)
+        cancel.raise_if_cancelled()
+        verifier = _Verifier(pool, problem, settings, progress, cancel)
+        device = verifier.device()
+        cancel.raise_if_cancelled()
+        progress(ProgressEvent("load", "running the problem's recipe and reference"))
+        probe = verifier.probe()
+        progress(ProgressEvent("verify", f"verifying {candidate.candidate_id or candidate.origin}", 0, 1))
+        result = verifier.submit(candidate).result()
+        cancel.raise_if_cancelled()  # a cancelled job's result says "cancelled", which is no verdict
+        progress(ProgressEvent("verify", "verified", 1, 1))
+        return Verification(result, device, probe)
     finally:
         if own_pool:
             pool.close()
@@ -73,13 +179,13 @@ def _convert(
     cancel: CancelToken,
     pool: WorkerPool,
     store: Store | None,
+    model_host: ModelHost,
 ) -> Report:
     started = time.monotonic()
     progress(ProgressEvent("start", f"Tritonize {problem.name}"))
-    pool.start()
-    progress(ProgressEvent("load", "starting workers"))
+    verifier = _Verifier(pool, problem, settings, progress, cancel)
     try:
-        device = pool.device_info()
+        device = verifier.device()
     except WorkerStartError as err:
         # No verifier here (torch/triton missing, or CUDA asked for without a GPU): a report, not a traceback.
         report = Report(problem_name=problem.name, path=problem.path, error=str(err), error_kind="no_verifier",
@@ -100,12 +206,13 @@ def _convert(
         device=device.name,
         timed=device.timed and settings.time_candidates,
         versions=dict(device.versions),
+        isolation=dict(device.sandbox),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         settings=settings.to_dict(),
     )
     cancel.raise_if_cancelled()
     try:
-        probe = pool.probe(problem, settings, cancel)
+        probe = verifier.probe()
     except ProblemError as err:
         report.error = err.message
         report.error_kind = err.kind
@@ -128,12 +235,14 @@ def _convert(
 
     def submit(cands: list[Candidate]) -> None:
         for cand in cands:
-            cancel.raise_if_cancelled()
-            fut = pool.submit(problem, cand, settings, cancel)
+            fut = verifier.submit(cand)
             with collected.lock:
                 collected.futures.append((cand, fut))
                 total[0] += 1
             fut.add_done_callback(on_done)
+
+    def on_text(seq: int, delta: str) -> None:
+        progress(ProgressEvent("text", delta, sample=seq))
 
     # Generators run side by side; each one's candidates go to the verifier as soon as they exist,
     # so workers verify template candidates while a model is still sampling.
@@ -153,6 +262,8 @@ def _convert(
             device=device,
             cancel=cancel,
             progress=lambda msg, d=0, t=0: progress(ProgressEvent("generate", f"{name}: {msg}", d, t)),
+            model_host=model_host,
+            on_text=on_text,
         )
         try:
             cands = get_generator(name).generate(problem, ctx)

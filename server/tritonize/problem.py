@@ -21,23 +21,7 @@ import re
 import symtable
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class Range:
-    """0-based, end-exclusive character positions, as in LSP."""
-
-    start_line: int
-    start_col: int
-    end_line: int
-    end_col: int
-
-    def contains(self, line: int, col: int) -> bool:
-        if (line, col) < (self.start_line, self.start_col):
-            return False
-        return (line, col) <= (self.end_line, self.end_col)
-
-    def to_dict(self) -> dict:
-        return {"start_line": self.start_line, "start_col": self.start_col, "end_line": self.end_line, "end_col": self.end_col}
+from .positions import Range, split_lines, utf16_col, utf16_col_from_bytes, utf16_len
 
 
 @dataclass
@@ -79,8 +63,8 @@ class Problem:
         return cls(
             name=d["name"],
             source=d["source"],
-            class_range=Range(**d["class_range"]),
-            name_range=Range(**d["name_range"]),
+            class_range=Range.from_dict(d["class_range"]),
+            name_range=Range.from_dict(d["name_range"]),
             path=d.get("path"),
             recipe=d.get("recipe", "get_inputs"),
             dependencies=list(d.get("dependencies", [])),
@@ -100,32 +84,13 @@ class ProblemError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Text positions. ast columns are UTF-8 byte offsets; LSP columns are UTF-16 code units.
-
-_NEWLINE = re.compile(r"\r\n|\r|\n")  # Python's own line ends (str.splitlines knows more)
-
-
-def _lines(text: str) -> list[str]:
-    return _NEWLINE.split(text)
-
-
-def _utf16_from_bytes(line: str, byte_col: int) -> int:
-    if line.isascii():
-        return byte_col
-    prefix = line.encode("utf-8")[:byte_col].decode("utf-8", errors="replace")
-    return len(prefix.encode("utf-16-le")) // 2
-
-
-def _utf16_from_chars(line: str, char_col: int) -> int:
-    if line.isascii():
-        return char_col
-    return len(line[:char_col].encode("utf-16-le")) // 2
+# Text positions: ast columns are UTF-8 byte offsets, Range columns UTF-16 (positions.py converts).
 
 
 def _pos(lines: list[str], lineno: int, byte_col: int) -> tuple[int, int]:
     """ast (1-based line, byte column) → LSP (0-based line, UTF-16 column)."""
     line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
-    return lineno - 1, _utf16_from_bytes(line, byte_col)
+    return lineno - 1, utf16_col_from_bytes(line, byte_col)
 
 
 def _node_range(lines: list[str], node: ast.AST) -> Range:
@@ -144,7 +109,7 @@ _CLASS_HEADER = re.compile(r"class\s+\w+")
 
 def _parse_chunks(text: str) -> list[ast.stmt]:
     """Top-level statements of the chunks that parse; a broken class keeps its header (body `pass`)."""
-    lines = _lines(text)
+    lines = split_lines(text)
     starts: list[int] = []
     for i, line in enumerate(lines):
         if not line or line[0] in " \t#" or _CONTINUATION.match(line):
@@ -309,7 +274,7 @@ def _describe(lines: list[str], cls: ast.ClassDef) -> ModuleClass:
 
 
 def _scan_stmts(text: str, stmts: list[ast.stmt]) -> _Scan:
-    lines = _lines(text)
+    lines = split_lines(text)
     classes = [s for s in stmts if isinstance(s, ast.ClassDef)]
     names = _module_class_names(classes, _import_aliases(stmts))
     described = [(c.name in names, _describe(lines, c)) for c in classes]
@@ -428,7 +393,7 @@ def _mutation_root(node: ast.stmt) -> str | None:
 def _statements(text: str, body: list[ast.stmt]) -> list[_Stmt]:
     """Top-level statements that define something. Expressions (prints, seeding) and the
     `if __name__ == "__main__":` block are never copied: they don't define what the class needs."""
-    lines_b = [line.encode("utf-8") for line in _lines(text)]
+    lines_b = [line.encode("utf-8") for line in split_lines(text)]
     out: list[_Stmt] = []
     for i, node in enumerate(body):
         if isinstance(node, ast.Expr) or _is_main_guard(node):
@@ -513,17 +478,17 @@ def _comment_recipes(lines: list[str], mod: ModuleClass) -> dict[str, _Recipe]:
                 "syntax",
                 f"line {i + 1}: unknown tritonize comment {got!r}; write `# tritonize: inputs = [torch.randn(8, 64)]` "
                 "or `# tritonize: init = [64]`",
-                Range(i, _utf16_from_chars(lines[i], rest_col), i, _utf16_from_chars(lines[i], len(lines[i]))),
+                Range(i, utf16_col(lines[i], rest_col), i, utf16_col(lines[i], len(lines[i]))),
             )
         key = _KEYS[r.group("key")]
         expr_col = rest_col + r.start("expr")
-        recipe = _Recipe(r.group("expr"), i, _utf16_from_chars(lines[i], expr_col))
+        recipe = _Recipe(r.group("expr"), i, utf16_col(lines[i], expr_col))
         _check_expr(recipe.expr, f"the tritonize {key} comment on line {i + 1}", lines[i], i, expr_col)
         if key in found:
             raise ProblemError(
                 "syntax",
                 f"{mod.name} has two `{key}` recipes (lines {found[key].line + 1} and {i + 1}); keep one",
-                Range(i, 0, i, len(lines[i])),
+                Range(i, 0, i, utf16_len(lines[i])),
             )
         found[key] = recipe
     return found
@@ -539,7 +504,7 @@ def _check_expr(
         where = ""
         if line is not None and line_text is not None:
             at = col + max((e.offset or 1) - 1, 0)
-            rng = Range(line, _utf16_from_chars(line_text, at), line, _utf16_from_chars(line_text, len(line_text)))
+            rng = Range(line, utf16_col(line_text, at), line, utf16_col(line_text, len(line_text)))
             where = f"line {line + 1}:{at + 1}: "
         raise ProblemError("syntax", f"{where}{what} is not a Python expression: {e.msg}: {expr}", rng) from None
 
@@ -596,13 +561,13 @@ _STANDARD_IMPORTS = {
 def _syntax_error(text: str, e: Exception) -> ProblemError:
     if not isinstance(e, SyntaxError) or not e.lineno:
         return ProblemError("syntax", f"cannot parse the file: {e}")
-    lines = _lines(text)
+    lines = split_lines(text)
     line = e.lineno - 1
     line_text = lines[line] if line < len(lines) else ""
-    col = _utf16_from_chars(line_text, max((e.offset or 1) - 1, 0))
+    col = utf16_col(line_text, max((e.offset or 1) - 1, 0))
     end_col = col + 1
     if e.end_lineno == e.lineno and e.end_offset and e.end_offset > (e.offset or 0):
-        end_col = _utf16_from_chars(line_text, e.end_offset - 1)
+        end_col = utf16_col(line_text, e.end_offset - 1)
     return ProblemError("syntax", f"line {e.lineno}:{col + 1}: {e.msg}", Range(line, col, line, end_col))
 
 
@@ -665,7 +630,7 @@ def extract(
         raise _syntax_error(text, e) from None
     scan = _scan_stmts(text, tree.body)
     mod = _select(scan, class_name, line, col)
-    lines = _lines(text)
+    lines = split_lines(text)
     cls = next(
         s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == mod.name and s.lineno - 1 == mod.name_range.start_line
     )

@@ -1,8 +1,16 @@
-"""Reports as text for people: terminal tables (CLI) and markdown (hover, bench reports)."""
+"""Reports as text for people: terminal tables (CLI), verdicts, markdown (hover, bench reports).
+
+Runs in the server/CLI process; both front doors (cli/ and lsp/) use it, so it imports neither.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .report import CandidateResult, Report
+
+if TYPE_CHECKING:  # the pool module is loaded only by flows that verify
+    from .verify.pool import DeviceInfo, ProbeResult
 
 
 def _fmt_ms(v: float | None) -> str:
@@ -43,6 +51,8 @@ def report_text(report: Report) -> str:
     lines.append(f"device: {report.device}" + ("" if report.timed else "  — not timed (no GPU)"))
     if report.versions:
         lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items()) if v))
+    if report.isolation:
+        lines.append("isolation: " + isolation_summary(report.isolation))
     if report.error:
         lines.append(f"problem error ({report.error_kind}): {report.error}")
         return "\n".join(lines)
@@ -70,6 +80,32 @@ def report_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+# The layers people ask about first, in the order a candidate meets them (the rest follow by name).
+ISOLATION_ORDER = ("pidns", "landlock", "seccomp", "network", "memory", "audit")
+
+
+def isolation_layers(layers: dict[str, str]) -> list[tuple[str, bool, str]]:
+    """(layer, active?, status) in a stable order; rlimits folded into one line."""
+    rows: list[tuple[str, bool, str]] = []
+    for name in [*ISOLATION_ORDER, *sorted(k for k in layers if k not in ISOLATION_ORDER and
+                                             not k.startswith("rlimit-"))]:
+        if name in layers:
+            status = layers[name]
+            rows.append((name, not status.startswith(("unavailable", "off")), status))
+    limits = {k[len("rlimit-"):]: v for k, v in layers.items() if k.startswith("rlimit-")}
+    if limits:
+        rows.append(("rlimits", True, ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))))
+    return rows
+
+
+def isolation_summary(layers: dict[str, str]) -> str:
+    """One line for a report: "pidns ✓ landlock ✓ seccomp ✓ network ✓ … (missing: …)"."""
+    rows = isolation_layers(layers)
+    active = " ".join(f"{name} ✓" for name, ok, _ in rows if ok)
+    missing = [f"{name} ({status})" for name, ok, status in rows if not ok]
+    return active + (f"; missing: {'; '.join(missing)}" if missing else "")
+
+
 def hover_markdown(report: Report) -> str:
     """The hover table: candidate origin, status, ms, × eager, × torch.compile, GPU, dtype, shapes, tolerance, when."""
     out = [f"**tritonize: {report.problem_name}**", ""]
@@ -94,3 +130,43 @@ def hover_markdown(report: Report) -> str:
         f"shapes: {', '.join(report.input_shapes) or '-'} · tolerance: {tol} · when: {report.created}"
     )
     return "\n".join(out)
+
+
+def verdict_text(r: CandidateResult, probe: ProbeResult, device: DeviceInfo, candidate: str, target: str) -> str:
+    """A few readable lines for one verified candidate (`tritonize verify`, the LSP's verify
+    command): the verdict, what was checked, timing, findings."""
+    head = "PASS" if r.passed else f"FAIL ({r.kind})"
+    lines = [f"{head}  {candidate} vs {target}  [{device.name}]"]
+    if not r.passed:
+        lines.append(f"  {r.message}")
+    if r.passed:
+        lines.append(f"  checked on {r.seeds} seed(s) at {probe.tolerance.describe()}, "
+                     f"inputs {', '.join(probe.input_shapes)}")
+    else:
+        lines.append(f"  tolerance {probe.tolerance.describe()}, inputs {', '.join(probe.input_shapes)}")
+    details = []
+    if r.passed and r.max_abs_err is not None:
+        details.append(f"max |Δ| {r.max_abs_err:.3g}" + (f" at {r.worst_index}" if r.worst_index else ""))
+    if r.passed and r.rel_err is not None:
+        details.append(f"rel err {r.rel_err:.2g}")
+    if r.kernels_launched:
+        details.append(f"{r.kernels_launched} Triton kernel launch(es) per forward")
+    if r.drop_in is not None:
+        details.append("drop-in (weights load with load_state_dict)" if r.drop_in else
+                       "not drop-in (load_state_dict failed; compared with same-seed initialisation)")
+    if details:
+        lines.append("  " + "; ".join(details))
+    t = r.timing
+    if t is not None:
+        parts = [f"{t.ms:.4g} ms (median of {t.runs} runs)"]
+        if t.eager_ms:
+            parts.append(f"eager {t.eager_ms:.4g} ms → {t.speedup_eager:.2f}×")
+        if t.compile_ms:
+            parts.append(f"torch.compile {t.compile_ms:.4g} ms → {t.speedup_compile:.2f}×")
+        lines.append("  timing: " + ", ".join(parts))
+    elif r.passed:
+        lines.append("  not timed" + ("" if device.timed else " (no GPU: correctness only, TRITON_INTERPRET=1)"))
+    for f in r.findings:
+        where = f" (line {f.line})" if f.line else ""
+        lines.append(f"  {'fatal' if f.fatal else 'note'}: {f.rule}: {f.message}{where}")
+    return "\n".join(lines)

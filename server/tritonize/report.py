@@ -81,6 +81,13 @@ class CandidateResult:
     def status(self) -> str:
         return "pass" if self.passed else (self.kind or "fail")
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
+        return candidate_result_from_dict(data)
+
 
 @dataclass
 class GeneratorRun:
@@ -101,6 +108,9 @@ class Report:
     input_shapes: list[str] = field(default_factory=list)
     tolerance: Tolerance | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    # The worker's isolation layers as it reported them: layer → "what is active" or "unavailable (why)"
+    # (pidns, landlock, seccomp, network, rlimit-*, memory, audit). Every verdict was reached under these.
+    isolation: dict[str, str] = field(default_factory=dict)
     generators: list[GeneratorRun] = field(default_factory=list)
     results: list[CandidateResult] = field(default_factory=list)
     best: str | None = None  # candidate_id of the chosen candidate

@@ -63,8 +63,13 @@ async def code_actions(client: LanguageClient, uri: str, rng: lsp.Range) -> list
 
 
 @contextlib.asynccontextmanager
-async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, configuration=None):
-    """A started and initialized server; shut down (and checked to have exited) afterwards."""
+async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, configuration=None,
+                  position_encodings: list[str] | None = None):
+    """A started and initialized server; shut down (and checked to have exited) afterwards.
+
+    `position_encodings`: what the client says it can count columns in, most preferred first
+    (Neovim 0.10+ sends utf-8, utf-16, utf-32). `client.initialize_result` keeps the answer.
+    """
     env = dict(os.environ)
     env["TRITONIZE_CACHE_DIR"] = str(tmp_path / "cache")
     env.setdefault("TRITON_INTERPRET", "1")
@@ -76,9 +81,12 @@ async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, co
     client = await config.start()
     if configuration is not None and profile == "vscode":
         client.set_configuration(configuration)
-    await client.initialize_session(
+    caps = capabilities(profile)
+    if position_encodings is not None:
+        caps.general = lsp.GeneralClientCapabilities(position_encodings=position_encodings)
+    client.initialize_result = await client.initialize_session(  # type: ignore[attr-defined]
         lsp.InitializeParams(
-            capabilities=capabilities(profile),
+            capabilities=caps,
             initialization_options=init_options,
             root_uri=tmp_path.as_uri(),
             workspace_folders=[lsp.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
@@ -89,6 +97,24 @@ async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, co
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+async def convert(client, profile: str, uri: str, line: int, *, msg_id: str | None = None):
+    """Run the listed conversion the way this client would; returns (edit or None, command result)."""
+    (action,) = [a for a in await code_actions(client, uri, lsp.Range(lsp.Position(line, 8), lsp.Position(line, 8)))
+                 if a.title.startswith(("Convert", "Re-run"))]
+    if profile == "vscode":
+        fut = client.protocol.send_request_async(lsp.CODE_ACTION_RESOLVE, action, msg_id=msg_id)
+        resolved = await fut
+        return resolved.edit, None
+    cmd = action.command
+    before = len(client.applied_edits)
+    result = await client.protocol.send_request_async(
+        lsp.WORKSPACE_EXECUTE_COMMAND, lsp.ExecuteCommandParams(command=cmd.command, arguments=cmd.arguments),
+        msg_id=msg_id,
+    )
+    edits = client.applied_edits[before:]
+    return (edits[-1].edit if edits else None), result
 
 
 def copy_fixture(tmp_path: pathlib.Path, name: str, src: pathlib.Path | None = None) -> pathlib.Path:

@@ -14,6 +14,7 @@ from lspkit import (
     change_doc,
     children_of,
     code_actions,
+    convert,
     copy_fixture,
     debug_info,
     line_of,
@@ -37,24 +38,6 @@ def _template_ready() -> bool:
 
 
 needs_template = pytest.mark.skipif(not _template_ready(), reason="template generator not available yet")
-
-
-async def _convert(client, profile: str, uri: str, line: int, *, msg_id: str | None = None):
-    """Run the listed conversion the way this client would; returns (edit or None, command result)."""
-    (action,) = [a for a in await code_actions(client, uri, lsp.Range(lsp.Position(line, 8), lsp.Position(line, 8)))
-                 if a.title.startswith(("Convert", "Re-run"))]
-    if profile == "vscode":
-        fut = client.protocol.send_request_async(lsp.CODE_ACTION_RESOLVE, action, msg_id=msg_id)
-        resolved = await fut
-        return resolved.edit, None
-    cmd = action.command
-    before = len(client.applied_edits)
-    result = await client.protocol.send_request_async(
-        lsp.WORKSPACE_EXECUTE_COMMAND, lsp.ExecuteCommandParams(command=cmd.command, arguments=cmd.arguments),
-        msg_id=msg_id,
-    )
-    edits = client.applied_edits[before:]
-    return (edits[-1].edit if edits else None), result
 
 
 def _edited_text(edit: lsp.WorkspaceEdit, uri: str, text: str) -> str:
@@ -82,7 +65,7 @@ async def test_convert_inserts_kernel_with_progress_and_hover(profile: str, tmp_
     async with session(profile, tmp_path, init_options=QUICK) as client:
         uri = open_doc(client, path)
         line = line_of(path, "class FusedGeluScale")
-        edit, result = await _convert(client, profile, uri, line)
+        edit, result = await convert(client, profile, uri, line)
         assert edit is not None, client.messages
         new_text = _edited_text(edit, uri, path.read_text())
         assert "# >>> tritonize: FusedGeluScaleTriton" in new_text
@@ -127,7 +110,7 @@ async def test_edit_refused_when_document_changed_meanwhile(profile: str, tmp_pa
     async with session(profile, tmp_path, init_options=QUICK) as client:
         uri = open_doc(client, path)
         line = line_of(path, "class FusedGeluScale")
-        task = asyncio.ensure_future(_convert(client, profile, uri, line))
+        task = asyncio.ensure_future(convert(client, profile, uri, line))
         for _ in range(400):  # until the conversion is under way (its progress bar is up)
             if client.progress_reports:
                 break
@@ -148,7 +131,7 @@ async def test_cancel_stops_the_conversion_and_its_workers(how: str, tmp_path: p
         server_pid = client._server.pid
         uri = open_doc(client, path)
         line = line_of(path, "class FusedGeluScale")
-        task = asyncio.ensure_future(_convert(client, profile, uri, line, msg_id="convert-1"))
+        task = asyncio.ensure_future(convert(client, profile, uri, line, msg_id="convert-1"))
         for _ in range(200):  # wait until the progress bar is up and workers are starting
             if client.progress_reports and children_of(server_pid):
                 break

@@ -6,6 +6,8 @@ import pathlib
 
 from lspkit import ROOT
 from tritonize.edit import (
+    SiblingFile,
+    apply_edits,
     apply_to_text,
     compute_edits,
     find_block,
@@ -131,8 +133,9 @@ def test_sibling_module_is_self_contained(tmp_path: pathlib.Path):
     src = tmp_path / "fused.py"
     src.write_text(EXAMPLE)
     problem = _problem(path=str(src))
-    (edit,) = compute_edits(EXAMPLE, problem, _report(), placement="sibling")
-    assert edit.path == sibling_path(str(src)) == str(tmp_path / "fused_triton.py") and edit.create
+    target = sibling_path(str(src))
+    (edit,) = compute_edits(EXAMPLE, problem, _report(), placement="sibling", sibling=SiblingFile(target))
+    assert edit.path == target == str(tmp_path / "fused_triton.py") and edit.create
     text = edit.new_text
     assert "from fused import" not in text and "import *" not in text
     assert "import torch\n" in text and "import triton\n" in text and "class FusedGeluScaleTriton" in text
@@ -140,3 +143,52 @@ def test_sibling_module_is_self_contained(tmp_path: pathlib.Path):
     # writing it and converting again replaces the block in the sibling file
     again = sibling_text(text, problem, _report())
     assert again == text and find_block(again, "FusedGeluScaleTriton") is not None
+
+
+def test_sibling_placement_uses_the_text_it_is_given_not_the_disk(tmp_path: pathlib.Path):
+    """An open, unsaved sibling buffer: its text is what the edit is computed against."""
+    src = tmp_path / "fused.py"
+    target = sibling_path(str(src))
+    pathlib.Path(target).write_text("# on disk: stale\n")
+    problem = _problem(path=str(src))
+    unsaved = '"""Kernels 🚀 kept by hand."""\n\nimport torch\n\nHAND_WRITTEN = "🚀🚀"  # not saved yet 🚀'
+    (edit,) = compute_edits(EXAMPLE, problem, _report(), placement="sibling", sibling=SiblingFile(target, unsaved))
+    assert edit.path == target and not edit.create
+    # the edit replaces the whole buffer: its end is in UTF-16 units (each 🚀 counts two)
+    last = unsaved.splitlines()[-1]
+    assert (edit.range.start_line, edit.range.start_col) == (0, 0)
+    assert (edit.range.end_line, edit.range.end_col) == (4, len(last) + last.count("🚀"))
+    assert edit.new_text.startswith('"""Kernels 🚀 kept by hand."""') and "stale" not in edit.new_text
+    assert 'HAND_WRITTEN = "🚀🚀"  # not saved yet 🚀\n' in edit.new_text
+    assert "class FusedGeluScaleTriton" in edit.new_text
+    assert apply_edits(unsaved, [edit]) == edit.new_text
+    compile(edit.new_text, "fused_triton.py", "exec")
+    assert pathlib.Path(target).read_text() == "# on disk: stale\n"  # pure: nothing written either
+
+
+def test_sibling_placement_needs_the_sibling():
+    try:
+        compute_edits(EXAMPLE, _problem(path="/x/fused.py"), _report(), placement="sibling")
+    except ValueError as e:
+        assert "SiblingFile" in str(e)
+    else:
+        raise AssertionError("sibling placement without the sibling's text")
+
+
+def test_inline_edit_at_the_end_of_a_file_whose_last_line_holds_emoji():
+    """The class is the file's last statement, with no newline after it: the insertion point is the
+    end of a line with astral characters, given in UTF-16 units (each 🚀 counts two)."""
+    head, cls = EXAMPLE.split("\n\n\nclass FusedGeluScale")
+    cls = "class FusedGeluScale" + cls[: cls.index("\n\n\ndef get_inputs")]
+    cls = cls.replace("(nn.Module):", "(nn.Module):  # 🚀 fast").rstrip() + "  # 🚀🚀 the end"
+    recipe = EXAMPLE[EXAMPLE.index("def get_inputs"):].rstrip()
+    text = f"{head}\n\n\n{recipe}\n\n\n{cls}"
+    problem = _problem(text)
+    edits = compute_edits(text, problem, _report())
+    insert = next(e for e in edits if "# >>> tritonize" in e.new_text)
+    last = text.splitlines()[-1]
+    assert last.endswith("# 🚀🚀 the end") and insert.range.start_line == len(text.splitlines()) - 1
+    assert insert.range.start_col == len(last) + 2
+    out = apply_edits(text, edits)
+    compile(out, "x.py", "exec")
+    assert "# 🚀🚀 the end\n\n\n# >>> tritonize: FusedGeluScaleTriton" in out

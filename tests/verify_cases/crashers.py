@@ -3,6 +3,10 @@
 import ctypes
 import os
 import time
+import uuid
+
+# Which worker process ran a call. Not the pid: every worker is pid 2 of its own PID namespace.
+PROCESS = uuid.uuid4().hex
 
 
 def kill9(_payload):
@@ -26,7 +30,7 @@ def patch_torch(_payload):
 
 
 def echo(payload):
-    return {"got": payload, "pid": os.getpid()}
+    return {"got": payload, "pid": os.getpid(), "process": PROCESS}
 
 
 def boom(_payload):

@@ -1,7 +1,9 @@
-"""`tritonize doctor`: what this machine can do. Heavy imports happen in a child process."""
+"""`tritonize doctor`: what this machine can do. Runs in the CLI process; the heavy imports happen in
+a child interpreter (`probe_machine`)."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -10,6 +12,7 @@ import subprocess
 import sys
 
 from ..settings import Settings
+from .common import EXIT_NONE, EXIT_OK
 
 # Run in a child interpreter: imports torch/triton and asks CUDA, prints one JSON object.
 _PROBE = r"""
@@ -59,7 +62,34 @@ def runtimes() -> dict[str, bool]:
             (("transformers", "transformers"), ("llama_cpp", "llama_cpp"), ("gguf", "gguf"))}
 
 
-def cmd_doctor(args) -> int:
+def worker_isolation(settings: Settings) -> dict[str, str]:
+    """Start one real verify worker and return the isolation layers it reports (what every verdict on
+    this machine runs under). Raises WorkerStartError when no worker can start."""
+    from ..verify.pool import WorkerPool
+
+    pool = WorkerPool(settings, standby=False)
+    try:
+        pool.start()
+        return dict(pool.device_info().sandbox)
+    finally:
+        pool.close()
+
+
+def isolation_lines() -> list[str]:
+    from ..render import isolation_layers
+    from ..verify.pool import WorkerStartError
+
+    try:
+        layers = worker_isolation(Settings())
+    except WorkerStartError as e:
+        return [f"  isolation    could not start a verify worker: {e}"]
+    out = ["  isolation    (a verify worker's layers, outermost first)"]
+    for name, active, status in isolation_layers(layers):
+        out.append(f"    {'✓' if active else '✗'} {name:<9} {status}")
+    return out
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
     settings = Settings()
     info = probe_machine()
     lines = [
@@ -84,9 +114,11 @@ def cmd_doctor(args) -> int:
             interp = info.get("interpreter")
             lines.append(f"  interpreter  {'available (TRITON_INTERPRET=1)' if interp else 'NOT available'}")
             lines.append("  verify on    CPU under the Triton interpreter (correctness only, not timed)")
+    if ok:
+        lines += isolation_lines()
     for name, present in runtimes().items():
         lines.append(f"  {name:<12} {'importable' if present else 'not installed'}")
     lines.append(f"  cache        {settings.resolved_cache_dir()}")
     lines.append(f"  workers      {os.environ.get('CUDA_VISIBLE_DEVICES', 'all visible GPUs')}")
     print("\n".join(lines))
-    return 0 if ok else 1
+    return EXIT_OK if ok else EXIT_NONE

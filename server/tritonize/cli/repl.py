@@ -2,9 +2,10 @@
 
 The loop KernelLLM users know, on top of the one pipeline: the pasted text (ended with Ctrl-D)
 becomes a Problem (`problem.extract`), `pipeline.convert` runs every configured generator with a
-progress callback, the first model sample streams to the terminal as it is written, and the
-verdicts and the chosen kernel follow. `:quit`, or Ctrl-D on an empty prompt, leaves. Workers and
-the model stay loaded between modules.
+progress callback, the first model sample streams to the terminal as it is written (the callback's
+"text" events), and the verdicts and the chosen kernel follow. `:quit`, or Ctrl-D on an empty
+prompt, leaves. The REPL owns a worker pool and a model host for its whole session, so workers
+and the model stay loaded between modules. Runs in the CLI process (no torch here).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import sys
 from typing import TextIO
 
 from ..cancel import Cancelled, ProgressEvent
+from ..generate.host_client import ModelHost
+from ..pipeline import convert
+from ..problem import Problem, ProblemError, extract
 from ..report import Report
+from ..target import pasted_class
+from ..verify.pool import WorkerPool
+from .common import EXIT_BAD_INPUT, EXIT_OK, report_settings_problems, settings_from_args
 
 BANNER = """tritonize repl: paste an nn.Module (with get_inputs() and get_init_inputs(), or pass --inputs),
 then press Ctrl-D on an empty line. `:quit` or Ctrl-D on an empty prompt exits.
@@ -46,6 +53,9 @@ class ReplProgress:
         self.streaming = False
 
     def __call__(self, ev: ProgressEvent) -> None:
+        if ev.stage == "text":
+            self.text(ev.sample or 0, ev.message)
+            return
         if ev.stage == "generate" and "so far" in ev.message:
             return
         text = f"[{ev.stage}] {ev.message}"
@@ -61,6 +71,7 @@ class ReplProgress:
         self.out.flush()
 
     def text(self, seq: int, delta: str) -> None:
+        """The first sample's text as it is written (the others would interleave with it)."""
         if seq != 0:
             return
         if not self.streaming:
@@ -70,16 +81,7 @@ class ReplProgress:
         self.out.flush()
 
 
-def choose_class(text: str) -> str | None:
-    from ..problem import list_modules
-
-    names = [c.name for c in list_modules(text)]
-    if "Model" in names:
-        return "Model"
-    return names[-1] if names else None
-
-
-def print_report(report: Report, problem, out: TextIO) -> None:
+def print_report(report: Report, problem: Problem, out: TextIO) -> None:
     out.write("\n")
     if report.error:
         out.write(f"problem: {report.error_kind}: {report.error}\n")
@@ -109,42 +111,32 @@ def print_report(report: Report, problem, out: TextIO) -> None:
 
 
 def cmd_repl(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    from .main import _settings_from_args
-    from ..generate.llm import add_text_listener
-    from ..generate.host_client import shutdown_model_host
-    from ..pipeline import convert
-    from ..problem import ProblemError, extract
-    from ..verify.pool import WorkerPool
-
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
-    settings, problems = _settings_from_args(args)
-    for p in problems:
-        print(f"tritonize: {p}", file=sys.stderr)
-    if problems:
-        return 2
+    settings, problems = settings_from_args(args)
+    if report_settings_problems(problems):
+        return EXIT_BAD_INPUT
     settings.use_cache = False  # a REPL is for watching the model work, not for replaying reports
     out.write(BANNER.format(generators=",".join(settings.generators), n=settings.n) + "\n")
     progress = ReplProgress(out)
-    remove_listener = add_text_listener(progress.text)
     pool = WorkerPool(settings)
+    model_host = ModelHost()
     try:
         while True:
             text = read_module(stdin, out)
             if text is None:
-                return 0
+                return EXIT_OK
             try:
-                problem = extract(text, choose_class(text), inputs=settings.inputs, init_inputs=settings.init_inputs)
+                problem = extract(text, pasted_class(text), inputs=settings.inputs, init_inputs=settings.init_inputs)
             except ProblemError as err:
                 out.write(f"problem: {err.kind}: {err.message}\n")
                 continue
             try:
-                report = convert(problem, settings, progress=progress, pool=pool)
+                report = convert(problem, settings, progress=progress, pool=pool, model_host=model_host)
             except (Cancelled, KeyboardInterrupt):
                 out.write("\ncancelled\n")
                 continue
             print_report(report, problem, out)
     finally:
-        remove_listener()
         pool.close()
-        shutdown_model_host()
+        model_host.close()

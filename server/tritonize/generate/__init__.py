@@ -2,7 +2,8 @@
 
 A generator turns a Problem into Candidates. It runs in the server/CLI process but must not import
 torch, triton or model runtimes there: work that needs them goes to a verify worker
-(`ctx.pool.call("module:function", payload)`) or to the model host.
+(`ctx.pool.call(...)`) or to the model host (`ctx.model_host`). Both are owned by the caller of
+the pipeline and handed in through the context; a generator never starts or closes them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..verify.pool import DeviceInfo, WorkerPool
+    from .host_client import ModelHost
 
 
 class GeneratorSkipped(Exception):
@@ -31,6 +33,9 @@ class GenerateContext:
     device: DeviceInfo
     cancel: CancelToken
     progress: Callable[[str, int, int], None]  # (message, done, total)
+    model_host: ModelHost
+    # (sample index, text delta): model text as it is written, for whoever watches (the REPL)
+    on_text: Callable[[int, str], None] = lambda seq, delta: None
 
 
 class Generator(Protocol):

@@ -1,11 +1,13 @@
-"""The model host: a child process that holds a loaded language model between requests.
+"""Client of the model host, the child process that holds a loaded language model between requests.
 
-The server process never imports torch, transformers or llama_cpp (DESIGN.md, invariant 1), so
-local models run here: `python -m tritonize.generate.host_client READ_FD WRITE_FD`. The host loads
-a model once and keeps it for later requests (keyed by runtime, path and the load settings that
-matter), streams progress and text back while sampling, stops within a step when told to cancel,
-and after `idle_unload_s` without requests unloads the model and exits, which frees all of its
-memory (GPU memory included). Only text comes back: candidate code never runs here (invariant 2).
+Runs in the server/CLI process and uses only the standard library (DESIGN.md, invariant 1): the
+host itself is model_host/main.py, started here as `python -m tritonize.model_host.main READ_FD
+WRITE_FD` on the first request. Whoever runs conversions owns one `ModelHost` and closes it when
+done, like the worker pool: `pipeline.convert` (when not given one), the language server's
+`ConversionRunner`, the REPL, `tritonize bench`. The host keeps the model for later requests, streams
+progress and text back while sampling, stops within a step when told to cancel, and after
+`idle_unload_s` without requests exits (freeing GPU memory); the next request starts a fresh one.
+Only text comes back: candidate code never runs in the host (invariant 2).
 
 Messages use the verify protocol's framing (length-prefixed JSON over a dedicated pipe pair), so
 a library that prints to stdout cannot corrupt them:
@@ -16,22 +18,16 @@ a library that prints to stdout cannot corrupt them:
                  {"type": "status", "id", "message"}  (e.g. a one-time compile before sampling)
                  {"type": "done", "id", "texts", "cancelled", "seconds"}
                  {"type": "error", "id", "error", "traceback"}   {"type": "unloaded", "reason"}
-
-The client half (`ModelHost`, `get_model_host`, `shutdown_model_host`) runs in the server and
-uses only the standard library.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
 import os
-import queue
 import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,119 +35,6 @@ from ..cancel import Cancelled, CancelToken
 from ..wire.protocol import Reader, send
 
 CANCEL_GRACE_S = 2.0  # after this long without an answer to "cancel", the host is killed
-
-
-# ---- host side (child process) ------------------------------------------------------------------
-
-
-def load_key(load: dict) -> str:
-    """What identifies a loaded model: settings that change the weights or how they are run."""
-    return "|".join(f"{k}={load.get(k)}" for k in ("runtime", "path", "dtype", "gpu_layers", "n_ctx", "threads"))
-
-
-def _load(load: dict):
-    if load["runtime"] == "transformers":
-        from ..model_host.hf import HFRuntime
-
-        return HFRuntime.load(load["path"], dtype=load.get("dtype", "auto"), threads=load.get("threads"))
-    if load["runtime"] == "llama_cpp":
-        from ..model_host.llamacpp import LlamaCppRuntime
-
-        return LlamaCppRuntime(load["path"], gpu_layers=load.get("gpu_layers", -1), n_ctx=load.get("n_ctx", 8192),
-                               threads=load.get("threads"))
-    raise ValueError(f"unknown runtime {load['runtime']!r}")
-
-
-class _Host:
-    def __init__(self, read_fd: int, write_fd: int) -> None:
-        self.reader = Reader(read_fd)
-        self.write_fd = write_fd
-        self.send_lock = threading.Lock()
-        self.jobs: queue.Queue[dict | None] = queue.Queue()
-        self.stop = threading.Event()
-        self.current: str | None = None
-        self.runtime = None
-        self.key: str | None = None
-        self.idle_unload_s = 600.0
-
-    def send(self, msg: dict) -> None:
-        with self.send_lock:
-            send(self.write_fd, msg)
-
-    def listen(self) -> None:
-        """Reader thread: jobs go to the queue; cancel acts at once, even mid-generation."""
-        while True:
-            msg = self.reader.recv()
-            if msg is None:  # the server went away
-                self.stop.set()
-                self.jobs.put(None)
-                return
-            if msg.get("type") == "cancel":
-                if msg.get("id") == self.current:
-                    self.stop.set()
-            elif msg.get("type") == "exit":
-                self.stop.set()
-                self.jobs.put(None)
-                return
-            else:
-                self.jobs.put(msg)
-
-    def run(self) -> None:
-        threading.Thread(target=self.listen, daemon=True).start()
-        while True:
-            try:
-                job = self.jobs.get(timeout=self.idle_unload_s)
-            except queue.Empty:
-                self.send({"type": "unloaded", "reason": f"idle for {self.idle_unload_s:g}s"})
-                return
-            if job is None:
-                return
-            if job.get("type") == "generate":
-                self.generate(job)
-
-    def generate(self, job: dict) -> None:
-        from .runtimes import SampleRequest
-
-        job_id = job["id"]
-        self.current = job_id
-        self.stop.clear()
-        self.idle_unload_s = float(job.get("idle_unload_s") or 600.0)
-        started = time.monotonic()
-        try:
-            self.ensure_loaded(job_id, job["load"])
-            req = SampleRequest.from_dict(job["request"])
-            texts = self.runtime.generate(req, lambda ev: self.send({**ev, "id": job_id}), self.stop)
-            self.send({"type": "done", "id": job_id, "texts": texts, "cancelled": self.stop.is_set(),
-                       "seconds": time.monotonic() - started})
-        except Exception as exc:
-            self.send({"type": "error", "id": job_id, "error": f"{type(exc).__name__}: {exc}",
-                       "traceback": traceback.format_exc()})
-        finally:
-            self.current = None
-
-    def ensure_loaded(self, job_id: str, load: dict) -> None:
-        key = load_key(load)
-        if key == self.key:
-            return
-        if self.runtime is not None:
-            self.runtime.close()
-            self.runtime, self.key = None, None
-        self.send({"type": "loading", "id": job_id, "message": f"loading {load['path']} ({load['runtime']})"})
-        t0 = time.monotonic()
-        self.runtime = _load(load)
-        self.key = key
-        self.send({"type": "loaded", "id": job_id, "model": self.runtime.describe, "seconds": time.monotonic() - t0})
-
-
-def host_main(argv: list[str]) -> int:
-    read_fd, write_fd = int(argv[0]), int(argv[1])
-    # Anything a library prints goes to stderr; fd 1 is not ours to write on.
-    os.dup2(2, 1)
-    _Host(read_fd, write_fd).run()
-    return 0
-
-
-# ---- server side (client) -----------------------------------------------------------------------
 
 
 class ModelHostError(Exception):
@@ -183,7 +66,8 @@ class HostEvents:
 
 
 class ModelHost:
-    """One host process per server process, started on first use, restarted after it exits."""
+    """A handle on one host process: started on the first request, started again after it exits
+    (idle unload, crash), ended by `close()`. Its owner closes it, like a WorkerPool."""
 
     def __init__(self, python: str | None = None) -> None:
         self.python = python or sys.executable
@@ -194,6 +78,7 @@ class ModelHost:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._next_id = 0
         self.loaded: str | None = None  # what the host said it loaded, while it is alive
+        self.closed = False  # after close(), a request fails instead of starting a host nobody closes
 
     # ---- process ------------------------------------------------------------------------------
 
@@ -208,7 +93,7 @@ class ModelHost:
         env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._proc = subprocess.Popen(
-            [self.python, "-m", "tritonize.generate.host_client", str(to_host_r), str(from_host_w)],
+            [self.python, "-m", "tritonize.model_host.main", str(to_host_r), str(from_host_w)],
             pass_fds=(to_host_r, from_host_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env=env, start_new_session=True,
         )
@@ -240,8 +125,10 @@ class ModelHost:
         self._reset()
 
     def close(self) -> None:
-        """Ask the host to exit; kill it if it does not within a few seconds."""
+        """Ask the host to exit; kill it if it does not within a few seconds. Waits for a running
+        request to end (cancel it first: it then stops within CANCEL_GRACE_S)."""
         with self._lock:
+            self.closed = True
             if self.alive():
                 try:
                     send(self._write_fd, {"type": "exit"})
@@ -274,6 +161,8 @@ class ModelHost:
     def _generate_once(self, load: dict, request: dict, idle_unload_s: float, cancel: CancelToken,
                        events: HostEvents, timeout_s: float | None) -> HostResult:
         with self._lock:
+            if self.closed:
+                raise ModelHostError("the model host was closed")
             if self._proc is not None and not self.alive():
                 self._reset()  # it unloaded when idle, or died: start a fresh one
             if self._proc is None:
@@ -350,30 +239,3 @@ class ModelHost:
                     raise Cancelled()
                 return HostResult(texts=list(msg["texts"]), cancelled=bool(msg["cancelled"]),
                                   model=self.loaded or "", seconds=float(msg["seconds"]))
-
-
-_HOST: ModelHost | None = None
-_HOST_LOCK = threading.Lock()
-
-
-def get_model_host() -> ModelHost:
-    """The server process's one model host (started lazily, closed at exit)."""
-    global _HOST
-    with _HOST_LOCK:
-        if _HOST is None:
-            _HOST = ModelHost()
-            atexit.register(shutdown_model_host)
-        return _HOST
-
-
-def shutdown_model_host() -> None:
-    """Stop the model host if one runs (the LSP calls this on shutdown, the CLI at exit)."""
-    global _HOST
-    with _HOST_LOCK:
-        host, _HOST = _HOST, None
-    if host is not None:
-        host.close()
-
-
-if __name__ == "__main__":
-    sys.exit(host_main(sys.argv[1:]))

@@ -1,7 +1,8 @@
 """Inductor generator: torch.compile's own Triton kernels, exported as a standalone candidate.
 
 Server side (no torch here, invariant 1). For each mode a CUDA verify worker compiles the problem
-with Inductor and returns the capture record (generate/inductor_capture.py: `capture_for_export`);
+with Inductor and returns the capture record (worker entry point "inductor.capture":
+worker/inductor_capture.py, `capture_for_export`);
 this process turns the record into a candidate module with generate/inductor_export.py, which is
 text work only. A mode whose output the exporter cannot reproduce gives no candidate; the reason
 goes to the other modes' candidate notes, or into GeneratorSkipped when no mode succeeds.
@@ -16,7 +17,8 @@ from ..verify.pool import WorkerCallError
 from . import GenerateContext, GeneratorSkipped
 from .inductor_export import ExportError, export
 
-CAPTURE_FUNC = "tritonize.worker.inductor_capture:capture_for_export"
+CAPTURE_ENTRY = "inductor.capture"  # the worker entry point (worker/main.py: ENTRY_POINTS)
+CAPTURE_FUNC = CAPTURE_ENTRY  # the former name; tests/test_inductor_export.py still imports it
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
 MODES = ("default", "max-autotune-triton")
@@ -40,7 +42,7 @@ class InductorGenerator:
                 continue
             ctx.progress(f"torch.compile mode={mode}", i, len(MODES))
             try:
-                record = ctx.pool.call(CAPTURE_FUNC, {"source": problem.source, "mode": mode},
+                record = ctx.pool.call(CAPTURE_ENTRY, {"source": problem.source, "mode": mode},
                                        timeout=CAPTURE_TIMEOUT_S[mode], cancel=ctx.cancel)
                 result = export(record)
             except WorkerCallError as why:  # torch.compile itself failed on this module

@@ -1,12 +1,13 @@
 """Export torch.compile's (Inductor's) Triton kernels as a standalone, readable candidate module.
 
-Input: a capture record (generate/inductor_capture.py) — Inductor's generated wrapper module (kernels
+Input: a capture record (worker/inductor_capture.py) — Inductor's generated wrapper module (kernels
 as source strings plus a `call(args)` function), the dynamo graph's inputs and the launch
 configuration every kernel ran with after autotuning. Output: a module with plain `@triton.jit`
 kernels and a `ModelNew(nn.Module)` whose forward replays `call()` using public torch/triton APIs.
 
 This is text and `ast` work only: it runs in the server process and never imports torch or triton
-(invariant 1). Whatever it does not understand raises `ExportError` naming the construct — an
+(invariant 1); the Triton helpers it writes into candidates live in inductor_helpers.py, which it
+reads as text. Whatever it does not understand raises `ExportError` naming the construct — an
 export either reproduces Inductor's program or does not happen.
 
 Reading order: `export` → `_parse_wrapper` (find kernels and `call`) → `_export_kernel` (one kernel's
@@ -16,6 +17,8 @@ text) → `_translate_call` (the forward body) → `_model_parts` (the original 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.resources
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +40,7 @@ TORCH_CALL_NOTE = "uses torch library call: "  # + op name; the verifier's stric
 
 # ---- Inductor runtime names → public Triton -----------------------------------------------------
 
-# `triton_helpers.<name>` → the helper (defined below, in the candidate) or tl function that replaces it.
+# `triton_helpers.<name>` → the helper (from inductor_helpers.py, in the candidate) or tl function that replaces it.
 HELPER_NAMES = {
     "maximum": "maximum",
     "minimum": "minimum",
@@ -64,200 +67,64 @@ LIBDEVICE_TL = {
     "rsqrt": "tl.rsqrt", "erf": "tl.erf", "abs": "tl.abs", "floor": "tl.floor", "ceil": "tl.ceil",
     "fma": "tl.fma", "sin": "tl.sin", "cos": "tl.cos",
 }
-# `libdevice.<name>` without one: a helper of ours (below).
+# `libdevice.<name>` without one: a helper of ours (inductor_helpers.py).
 LIBDEVICE_HELPERS = {"tanh": "tanh", "expm1": "expm1", "log1p": "log1p", "isnan": "isnan", "isinf": "isinf"}
 
-# Helper sources, emitted into the candidate only when used (with what they call).
-_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "maximum": ('''
-@triton.jit
-def maximum(a, b):
-    """Elementwise max that propagates NaN, like torch.maximum (tl.maximum's default drops NaNs)."""
-    return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)
-''', ()),
-    "minimum": ('''
-@triton.jit
-def minimum(a, b):
-    """Elementwise min that propagates NaN, like torch.minimum."""
-    return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)
-''', ()),
-    "reduce_max": ('''
-@triton.jit
-def reduce_max(x, axis):
-    """Max along `axis`, NaN-propagating like torch.amax."""
-    return tl.reduce(x, axis, maximum)
-''', ("maximum",)),
-    "reduce_min": ('''
-@triton.jit
-def reduce_min(x, axis):
-    """Min along `axis`, NaN-propagating like torch.amin."""
-    return tl.reduce(x, axis, minimum)
-''', ("minimum",)),
-    "max_with_index_combine": ('''
-@triton.jit
-def max_with_index_combine(a_value, a_index, b_value, b_index):
-    """One argmax step: the larger value wins, NaN beats any number, ties keep the lower index."""
-    a_nan = a_value != a_value
-    b_nan = b_value != b_value
-    a_wins = (a_value > b_value) | (a_nan & ~b_nan)
-    tie = (a_value == b_value) | (a_nan & b_nan)
-    a_wins = a_wins | (tie & (a_index < b_index))
-    return tl.where(a_wins, a_value, b_value), tl.where(a_wins, a_index, b_index)
-''', ()),
-    "min_with_index_combine": ('''
-@triton.jit
-def min_with_index_combine(a_value, a_index, b_value, b_index):
-    """One argmin step: the smaller value wins, NaN beats any number, ties keep the lower index."""
-    a_nan = a_value != a_value
-    b_nan = b_value != b_value
-    a_wins = (a_value < b_value) | (a_nan & ~b_nan)
-    tie = (a_value == b_value) | (a_nan & b_nan)
-    a_wins = a_wins | (tie & (a_index < b_index))
-    return tl.where(a_wins, a_value, b_value), tl.where(a_wins, a_index, b_index)
-''', ()),
-    "reduce_max_with_index": ('''
-@triton.jit
-def reduce_max_with_index(value, index, axis):
-    """(max, argmax) along `axis`."""
-    return tl.reduce((value, index), axis, max_with_index_combine)
-''', ("max_with_index_combine",)),
-    "reduce_min_with_index": ('''
-@triton.jit
-def reduce_min_with_index(value, index, axis):
-    """(min, argmin) along `axis`."""
-    return tl.reduce((value, index), axis, min_with_index_combine)
-''', ("min_with_index_combine",)),
-    "online_softmax_combine": ('''
-@triton.jit
-def online_softmax_combine(acc_max, acc_sum, new_value, use_fast_math: tl.constexpr):
-    """Fold one block of values into a running (max, sum of exp(x - max)), rescaling the old sum."""
-    out_max = maximum(acc_max, new_value)
-    acc_scale = tl.where(out_max == float("-inf"), 1.0, tl.exp(acc_max - out_max))
-    new_scale = tl.where(out_max == float("-inf"), 1.0, tl.exp(new_value - out_max))
-    return out_max, acc_sum * acc_scale + new_scale
-''', ("maximum",)),
-    "online_softmax_reduce": ('''
-@triton.jit
-def online_softmax_reduce(acc_max, acc_sum, axis, use_fast_math: tl.constexpr):
-    """Merge the per-lane running (max, sum) along `axis` into the row's max and sum of exp(x - max)."""
-    out_max = reduce_max(acc_max, axis)
-    out_max_keepdim = tl.expand_dims(out_max, axis)
-    delta = tl.where(out_max_keepdim == float("-inf"), 0, acc_max - out_max_keepdim)
-    return out_max, tl.sum(acc_sum * tl.exp(delta), axis)
-''', ("reduce_max",)),
-    "welford_reduce": ('''
-@triton.jit
-def welford_reduce(value, mean, m2, weight, first_iteration):
-    """Add one value per lane to running (mean, sum of squared deviations, count) — Welford's update."""
-    if first_iteration:
-        new_weight = tl.full(weight.shape, 1, weight.dtype)
-        new_mean = value
-        new_m2 = tl.zeros_like(m2)
-    else:
-        delta = value - mean
-        new_weight = weight + 1
-        new_mean = mean + delta / new_weight
-        new_m2 = m2 + delta * (value - new_mean)
-    return new_mean, new_m2, new_weight
-''', ()),
-    "welford_combine": ('''
-@triton.jit
-def welford_combine(mean_1, m2_1, weight_1, mean_2, m2_2, weight_2):
-    """Merge two Welford partials (Chan et al.); equal means give delta 0 even when both are inf."""
-    delta = tl.where(mean_1 == mean_2, 0.0, mean_2 - mean_1)
-    new_weight = weight_1 + weight_2
-    w2_over_w = tl.where(new_weight == 0.0, 0.0, weight_2 / new_weight)
-    return (
-        mean_1 + delta * w2_over_w,
-        m2_1 + m2_2 + delta * delta * weight_1 * w2_over_w,
-        new_weight,
-    )
-''', ()),
-    "reduce_welford": ('''
-@triton.jit
-def reduce_welford(mean, m2, weight, axis):
-    """(mean, sum of squared deviations, count) along `axis` from per-lane Welford partials."""
-    return tl.reduce((mean, m2, weight), axis, welford_combine)
-''', ("welford_combine",)),
-    "promote_to_tensor": ('''
-@triton.jit
-def promote_to_tensor(x):
-    """A scalar as a one-element tensor (adding a zero tensor promotes it)."""
-    return x + tl.zeros((1,), tl.int1)
-''', ()),
-    "reduce_any": ('''
-@triton.jit
-def _or(a, b):
-    return a | b
+# ---- inductor_helpers.py: the helper code copied into candidates ---------------------------------
 
 
-@triton.jit
-def reduce_any(x, axis):
-    """Logical any along `axis`."""
-    return tl.reduce(x, axis, _or)
-''', ()),
-    "reduce_prod": ('''
-@triton.jit
-def _mul(a, b):
-    return a * b
+@dataclass(frozen=True)
+class Helper:
+    """One helper of inductor_helpers.py: its text (with the private functions it uses) and the
+    helpers it calls, which the candidate must define before it."""
+
+    text: str
+    calls: tuple[str, ...]
 
 
-@triton.jit
-def reduce_prod(x, axis):
-    """Product along `axis`."""
-    return tl.reduce(x, axis, _mul)
-''', ()),
-    "div_floor_integer": ('''
-@triton.jit
-def div_floor_integer(a, b):
-    """Integer division rounding toward -inf (Python's //), from C-style truncating division."""
-    quot = a // b
-    fixed = tl.where(a % b != 0, quot - 1, quot)
-    return tl.where((a < 0) != (b < 0), fixed, quot)
-''', ()),
-    "remainder_integer": ('''
-@triton.jit
-def remainder_integer(a, b):
-    """Integer remainder with the sign of the divisor (Python's %)."""
-    rem = a % b
-    return tl.where((rem != 0) & ((a < 0) != (b < 0)), rem + b, rem)
-''', ()),
-    "expm1": ('''
-@triton.jit
-def expm1(x):
-    """exp(x) - 1, with a Taylor series near 0 where the subtraction would cancel."""
-    series = x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (1.0 / 720.0))))))
-    return tl.where(tl.abs(x) < 0.1, series, tl.exp(x) - 1.0)
-''', ()),
-    "log1p": ('''
-@triton.jit
-def log1p(x):
-    """log(1 + x), accurate near 0: log(u) * x / (u - 1) cancels the rounding of u = 1 + x."""
-    u = 1.0 + x
-    corrected = tl.log(u) * (x / (u - 1.0))
-    return tl.where(u == 1.0, x, tl.where(u == float("inf"), u, corrected))
-''', ()),
-    "tanh": ('''
-@triton.jit
-def tanh(x):
-    """tanh(x): 1 - 2 / (exp(2|x|) + 1), and its Taylor series near 0 where that would cancel."""
-    ax = tl.abs(x)
-    x2 = x * x
-    series = ax * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))))
-    t = tl.where(ax < 0.1, series, 1.0 - 2.0 / (tl.exp(2.0 * ax) + 1.0))
-    return tl.where(x < 0, -t, t)
-''', ()),
-    "isnan": ('''
-@triton.jit
-def isnan(x):
-    return x != x
-''', ()),
-    "isinf": ('''
-@triton.jit
-def isinf(x):
-    return (x == float("inf")) | (x == float("-inf"))
-''', ()),
-}
+@dataclass(frozen=True)
+class HelperFile:
+    kernel_helpers: dict[str, Helper]  # emitted into a candidate only when one of its kernels uses them
+    forward_helpers: str  # emitted into every candidate: expect_input, same_strides, reinterpret
+
+
+HELPER_FILE = "inductor_helpers.py"  # next to this module; read as text, never imported (it imports triton)
+
+
+@functools.cache
+def helper_file() -> HelperFile:
+    """inductor_helpers.py, split into the pieces the exporter copies (the rules are in its docstring)."""
+    return parse_helper_file(importlib.resources.files(__package__).joinpath(HELPER_FILE).read_text(encoding="utf-8"))
+
+
+def parse_helper_file(source: str) -> HelperFile:
+    lines = source.splitlines()
+    functions = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    public_jit = {f.name for f in functions if f.decorator_list and not f.name.startswith("_")}
+    kernel_helpers: dict[str, Helper] = {}
+    forward: list[str] = []
+    pending: list[ast.FunctionDef] = []  # private jit functions waiting for the public one they serve
+    for fn in functions:
+        if not fn.decorator_list:
+            forward.append(_segment(lines, fn))
+        elif fn.name.startswith("_"):
+            pending.append(fn)
+        else:
+            unit = [*pending, fn]
+            pending = []
+            called = [n.id for f in unit for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+            calls = tuple(dict.fromkeys(c for c in called if c in public_jit and c != fn.name))
+            kernel_helpers[fn.name] = Helper("\n\n\n".join(_segment(lines, f) for f in unit), calls)
+    if pending:
+        raise ValueError(f"{HELPER_FILE}: private helper {pending[0].name} is not followed by the helper it serves")
+    return HelperFile(kernel_helpers, "\n\n\n".join(forward))
+
+
+def _segment(lines: list[str], fn: ast.FunctionDef) -> str:
+    """A top-level function's text, decorators included."""
+    first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
+    return "\n".join(lines[first - 1: fn.end_lineno])
+
 
 # Names a kernel may use without defining them.
 _KERNEL_BUILTINS = frozenset(
@@ -469,7 +336,7 @@ def _readable_name(inductor_name: str, kind: str) -> str:
 
 
 def _unique(name: str, taken: set[str]) -> str:
-    if name not in taken and name not in _HELPERS:
+    if name not in taken and name not in helper_file().kernel_helpers:
         return name
     i = 2
     while f"{name}_{i}" in taken:
@@ -516,7 +383,7 @@ def _with_dependencies(names: set[str]) -> set[str]:
         name = todo.pop()
         if name not in out:
             out.add(name)
-            todo.extend(_HELPERS[name][1])
+            todo.extend(helper_file().kernel_helpers[name].calls)
     return out
 
 
@@ -914,28 +781,6 @@ def _translate_call(fn: ast.FunctionDef, kernels: dict[str, Kernel], record: dic
 
 # ---- the candidate module ------------------------------------------------------------------------
 
-_RUNTIME_HELPERS = '''
-def expect_input(t: torch.Tensor, size: tuple, stride: tuple, dtype: torch.dtype) -> torch.Tensor:
-    """The kernels were compiled for this exact shape and dtype and index with these strides."""
-    if tuple(t.shape) != tuple(size) or t.dtype != dtype:
-        raise ValueError(f"exported for {dtype} of shape {tuple(size)}, got {t.dtype} of shape {tuple(t.shape)}")
-    if not same_strides(t, stride):
-        t = t.contiguous()
-    if not same_strides(t, stride):
-        raise ValueError(f"exported for strides {tuple(stride)}, got {t.stride()}")
-    return t
-
-
-def same_strides(t: torch.Tensor, stride: tuple) -> bool:
-    """Strides equal where they matter (a dimension of size 1 is never stepped over)."""
-    return all(n == 1 or a == b for n, a, b in zip(t.shape, t.stride(), stride))
-
-
-def reinterpret(t: torch.Tensor, size: tuple, stride: tuple, offset: int = 0) -> torch.Tensor:
-    """A view of t's storage with another size and stride, `offset` elements past t's start (no copy)."""
-    return t.as_strided(size, stride, t.storage_offset() + offset)
-'''
-
 
 def _assemble(record: dict[str, Any], model: _Model, kernels: dict[str, Kernel], body: list[str]) -> str:
     mode = record.get("mode", "default")
@@ -951,14 +796,14 @@ def _assemble(record: dict[str, Any], model: _Model, kernels: dict[str, Kernel],
     imports = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
     preamble = [p for p in model.preamble if p.strip() not in imports]
     helpers = set().union(*(k.helpers for k in kernels.values())) if kernels else set()
-    helper_text = "\n\n\n".join(_HELPERS[name][0].strip() for name in _helper_order(helpers))
+    helper_text = "\n\n\n".join(helper_file().kernel_helpers[name].text for name in _helper_order(helpers))
     parts = [header.rstrip(), *model.future_imports, "\n".join(imports)]
     if preamble:
         parts.append(_join_preamble(preamble))
     if helper_text:
         parts.append("# ---- Inductor's runtime helpers, in public Triton ----\n\n\n" + helper_text)
     parts.append("# ---- kernels ----\n\n\n" + "\n\n\n".join(k.source for k in kernels.values()))
-    parts.append(_RUNTIME_HELPERS.strip())
+    parts.append(helper_file().forward_helpers)
     parts.append(_model_class_text(model, body))
     return "\n\n\n".join(parts) + "\n"
 
@@ -983,7 +828,7 @@ def _helper_order(names: set[str]) -> list[str]:
     def visit(name: str) -> None:
         if name in ordered:
             return
-        for dep in _HELPERS[name][1]:
+        for dep in helper_file().kernel_helpers[name].calls:
             visit(dep)
         ordered.append(name)
 

@@ -1,8 +1,9 @@
 """The `llm` generator: candidates sampled from a language model such as KernelLLM.
 
 Server side only: it builds the prompt, then samples either in the model host child process
-(transformers, llama.cpp) or from an OpenAI-compatible server over HTTP, and turns each sample into
-one Candidate (candidate.parse_model_output). No model runtime is imported here (invariant 1).
+(transformers, llama.cpp: `ctx.model_host`) or from an OpenAI-compatible server over HTTP, and turns
+each sample into one Candidate (candidate.parse_model_output). Text streams to `ctx.on_text` as it
+is written. No model runtime is imported here (invariant 1).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..candidate import Candidate, parse_model_output
@@ -25,33 +24,6 @@ DEFAULT_PROMPT = "kernelllm_v1.txt"
 DEFAULT_CHAT_PROMPT = "kernelllm_chat_v1.txt"
 SYSTEM_PROMPT = "system_v1.txt"
 PLACEHOLDER = "{problem}"
-
-# ---- streaming text to whoever watches (the REPL) ----------------------------------------------
-
-TextListener = Callable[[int, str], None]  # (sample index, text delta)
-_listeners: list[TextListener] = []
-_listeners_lock = threading.Lock()
-
-
-def add_text_listener(fn: TextListener) -> Callable[[], None]:
-    """Receive the model's text as it is sampled; returns a function that removes the listener."""
-    with _listeners_lock:
-        _listeners.append(fn)
-
-    def remove() -> None:
-        with _listeners_lock:
-            if fn in _listeners:
-                _listeners.remove(fn)
-
-    return remove
-
-
-def _emit_text(seq: int, delta: str) -> None:
-    with _listeners_lock:
-        listeners = list(_listeners)
-    for fn in listeners:
-        fn(seq, delta)
-
 
 # ---- configuration ------------------------------------------------------------------------------
 
@@ -152,19 +124,19 @@ class LLMGenerator:
         client = OpenAIClient.from_settings(m)
         try:
             name = client.model_id(ctx.cancel)
-            texts = client.generate(req, cancel=ctx.cancel, on_progress=on_progress, on_text=_emit_text)
+            texts = client.generate(req, cancel=ctx.cancel, on_progress=on_progress, on_text=ctx.on_text)
         except OpenAIError as e:
             raise RuntimeError(str(e)) from None
         return texts, name
 
     def _sample_local(self, m: ModelSettings, choice: ModelChoice, req: SampleRequest, ctx: GenerateContext,
                       on_progress) -> list[str]:
-        from .host_client import HostEvents, ModelHostError, get_model_host
+        from .host_client import HostEvents, ModelHostError
 
-        events = HostEvents(on_progress=on_progress, on_text=_emit_text,
+        events = HostEvents(on_progress=on_progress, on_text=ctx.on_text,
                             on_status=lambda msg: ctx.progress(msg, 0, 0))
         try:
-            result = get_model_host().generate(load_settings(m, choice.runtime), req.to_dict(),
+            result = ctx.model_host.generate(load_settings(m, choice.runtime), req.to_dict(),
                                                idle_unload_s=m.idle_unload_s, cancel=ctx.cancel, events=events,
                                                timeout_s=m.request_timeout_s)
         except ModelHostError as e:

@@ -1,7 +1,8 @@
 """Template generator: readable Triton kernels from op patterns, no model needed (server side).
 
 This module runs in the server/CLI process and imports no torch: tracing the module and emitting
-kernels happens in a verify worker (`build.py: build_candidates`), reached through the WorkerPool.
+kernels happens in a verify worker (its entry point "template.build": worker/template/build.py,
+`build_candidates`), reached through `WorkerPool.call`.
 The pattern library and what fuses is described in docs/TEMPLATES.md.
 """
 
@@ -11,7 +12,7 @@ from ..candidate import Candidate
 from ..problem import Problem
 from . import GenerateContext, GeneratorSkipped
 
-BUILD_FUNC = "tritonize.worker.template.build:build_candidates"
+BUILD_ENTRY = "template.build"  # the worker entry point (worker/main.py: ENTRY_POINTS)
 BUILD_TIMEOUT_S = 120.0  # tracing + emitting takes well under a second; this bounds a hung recipe
 
 
@@ -21,7 +22,7 @@ class TemplateGenerator:
     def generate(self, problem: Problem, ctx: GenerateContext) -> list[Candidate]:
         ctx.progress("matching op patterns", 0, 1)
         payload = {"problem": problem.to_dict(), "n": ctx.settings.n, "allow_tf32": ctx.settings.allow_tf32}
-        result = ctx.pool.call(BUILD_FUNC, payload, timeout=BUILD_TIMEOUT_S, cancel=ctx.cancel)
+        result = ctx.pool.call(BUILD_ENTRY, payload, timeout=BUILD_TIMEOUT_S, cancel=ctx.cancel)
         return candidates_from_result(result, ctx)
 
     @staticmethod

@@ -1,29 +1,37 @@
 """Conversions and single-candidate verifications off the event loop, against one warm worker pool.
 
-`pipeline.convert` blocks for seconds to minutes, so each conversion runs in a thread of its own
-and the server keeps answering every other request meanwhile. One `WorkerPool` is shared by all
-jobs: started lazily on the first one (a server that never converts spawns no workers), kept warm
-between them, closed on shutdown. With `concurrency: "queue"` conversions run one at a time in
-request order; with "parallel" they share the pool at once. A verification
-(`tritonize.verifyCandidate`) is one pool job: it never waits for the queue, the pool's own job
-queue orders it among a running conversion's candidates.
+Runs in the language server process (no torch). `pipeline.convert` blocks for seconds to minutes,
+so each conversion runs in a thread of its own and the server keeps answering every other request
+meanwhile. The runner owns what the jobs share, for the server's lifetime: one `WorkerPool`, started
+lazily on the first job (a server that never converts spawns no workers) and kept warm between
+them, and one model host client (its process starts on the first local-model request). `close()`
+ends both. With `concurrency: "queue"` conversions run one at a time in request order; with
+"parallel" they share the pool at once. A verification (`tritonize.verifyCandidate`,
+`pipeline.verify_one`) is one pool job: it never waits for the queue, the pool's own job queue
+orders it among a running conversion's candidates.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..cancel import Cancelled, CancelToken, ProgressEvent, ProgressFn
 from ..candidate import Candidate
 from ..problem import Problem
-from ..report import CandidateResult, Report
+from ..report import Report
 from ..settings import Settings
 from .logs import pool_log
+
+# pipeline.py and the pool are loaded on the first job, not at server start (start-up latency).
+if TYPE_CHECKING:
+    from ..generate.host_client import ModelHost
+    from ..pipeline import Verification
+    from ..verify.pool import WorkerPool
 
 log = logging.getLogger("tritonize.lsp")
 
@@ -39,22 +47,31 @@ class Job:
     uncancellable_start: bool = True
 
 
-@dataclass
-class Verification:
-    """What `tritonize.verifyCandidate` answers: the verdict and what it was checked under."""
+def __getattr__(name: str) -> Any:
+    # `Verification` is pipeline's; named here too for code that took it from this module.
+    if name == "Verification":
+        from ..pipeline import Verification
 
-    result: CandidateResult
-    device: object  # verify.pool.DeviceInfo (not imported at module level: the pool is loaded lazily)
-    probe: object  # verify.pool.ProbeResult
+        return Verification
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def device_info_cancellable(pool) -> bool:
-    """Does `WorkerPool.device_info` (a pool or the class) take a `cancel` token? Checked at run
-    time: a pool that gains it lets a verification be cancelled while the first worker starts."""
-    try:
-        return "cancel" in inspect.signature(pool.device_info).parameters
-    except (TypeError, ValueError):
-        return False
+def _start_cancellable() -> bool:
+    """Whether a job's wait for the first worker sees its token (see `Job.uncancellable_start`)."""
+    from ..pipeline import device_info_cancellable
+    from ..verify.pool import WorkerPool
+
+    return device_info_cancellable(WorkerPool)
+
+
+def _without_model_text(progress: ProgressFn) -> ProgressFn:
+    """The editor shows stages, not the model's text: streamed text stays in this thread."""
+
+    def forward(ev: ProgressEvent) -> None:
+        if ev.stage != "text":
+            progress(ev)
+
+    return forward
 
 
 def _pool_key(settings: Settings) -> tuple:
@@ -68,15 +85,16 @@ class ConversionRunner:
         self._executor = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="tritonize-convert")
         self._queue_lock = threading.Lock()  # held by the running conversion in "queue" mode
         self._pool_lock = threading.Lock()
-        self._pool = None
+        self._pool: WorkerPool | None = None
         self._pool_key: tuple | None = None
+        self._model_host: ModelHost | None = None  # created by the first conversion, closed in close()
         self._jobs: set[Job] = set()
         self._jobs_lock = threading.Lock()
         self._closed = False
 
     # ---- the pool ---------------------------------------------------------------------------
 
-    def _get_pool(self, settings: Settings):
+    def _get_pool(self, settings: Settings) -> WorkerPool:
         # Imported here: verify/pool.py is server-side (no torch) but only conversions need it.
         from ..verify.pool import WorkerPool
 
@@ -94,8 +112,18 @@ class ConversionRunner:
             return self._pool
 
     @property
-    def pool(self):
+    def pool(self) -> WorkerPool | None:
         return self._pool
+
+    def _get_model_host(self) -> ModelHost:
+        from ..generate.host_client import ModelHost
+
+        with self._pool_lock:
+            if self._closed:
+                raise Cancelled()
+            if self._model_host is None:
+                self._model_host = ModelHost()
+            return self._model_host
 
     # ---- jobs -------------------------------------------------------------------------------
 
@@ -105,16 +133,14 @@ class ConversionRunner:
 
     def submit(self, problem: Problem, settings: Settings, progress: ProgressFn) -> Job:
         """Start a conversion; `job.future` gets the Report or raises Cancelled / an error."""
-        # pipeline.convert calls `pool.device_info()` without a token: its start is never cancellable.
-        return self._start(Job(problem, settings), self._convert, progress)
+        job = Job(problem, settings, uncancellable_start=not _start_cancellable())
+        return self._start(job, self._convert, _without_model_text(progress))
 
     def submit_verify(self, problem: Problem, candidate: Candidate, settings: Settings,
                       progress: ProgressFn) -> Job:
         """Verify one candidate; `job.future` gets a Verification or raises Cancelled,
         ProblemError (the problem's recipe or reference fails) or WorkerStartError."""
-        from ..verify.pool import WorkerPool
-
-        job = Job(problem, settings, uncancellable_start=not device_info_cancellable(WorkerPool))
+        job = Job(problem, settings, uncancellable_start=not _start_cancellable())
         return self._start(job, lambda j, p: self._verify(j, candidate, p), progress)
 
     def _start(self, job: Job, work: Callable[[Job, ProgressFn], object], progress: ProgressFn) -> Job:
@@ -164,28 +190,18 @@ class ConversionRunner:
 
             store = self._store_for(job.settings)
             return convert(job.problem, job.settings, progress, job.token,
-                           pool=self._get_pool(job.settings), store=store)
+                           pool=self._get_pool(job.settings), store=store, model_host=self._get_model_host())
         finally:
             if held:
                 self._queue_lock.release()
 
     def _verify(self, job: Job, candidate: Candidate, progress: ProgressFn) -> Verification:
-        """The same steps as `tritonize verify`: device, probe (a broken recipe is the problem's
-        fault, said as such), then the candidate, all on the shared warm pool."""
-        token, settings = job.token, job.settings
-        token.raise_if_cancelled()
-        pool = self._get_pool(settings)
-        progress(ProgressEvent("load", "starting workers"))
-        pool.start()
-        device = pool.device_info(cancel=token) if device_info_cancellable(pool) else pool.device_info()
-        token.raise_if_cancelled()
-        progress(ProgressEvent("load", "running the problem's recipe and reference"))
-        probe = pool.probe(job.problem, settings, token)
-        progress(ProgressEvent("verify", f"verifying {candidate.candidate_id or candidate.origin}", 0, 1))
-        result = pool.submit(job.problem, candidate, settings, token).result()
-        token.raise_if_cancelled()  # a cancelled job's result says "cancelled", which is no verdict
-        progress(ProgressEvent("verify", "verified", 1, 1))
-        return Verification(result, device, probe)
+        """`pipeline.verify_one`, the flow of `tritonize verify`, on the shared warm pool."""
+        from ..pipeline import verify_one
+
+        job.token.raise_if_cancelled()
+        return verify_one(job.problem, candidate, job.settings, progress, job.token,
+                          pool=self._get_pool(job.settings))
 
     def _wait_turn(self, job: Job, progress: ProgressFn) -> bool:
         if self._queue_lock.acquire(blocking=False):
@@ -198,17 +214,19 @@ class ConversionRunner:
     # ---- shutdown ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Cancel running conversions and close the pool: no worker or model host remains."""
+        """Cancel running conversions, close the pool and the model host: no child process remains."""
         with self._jobs_lock:
             self._closed = True
             jobs = list(self._jobs)
         for job in jobs:
-            job.token.cancel()
+            job.token.cancel()  # a sampling model host stops within CANCEL_GRACE_S, so close() below returns
         with self._pool_lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                pool.close()
-            except Exception:
-                log.exception("closing the worker pool failed")
+            host, self._model_host = self._model_host, None
+        for what, child in (("worker pool", pool), ("model host", host)):
+            if child is not None:
+                try:
+                    child.close()
+                except Exception:
+                    log.exception("closing the %s failed", what)
         self._executor.shutdown(wait=False, cancel_futures=True)

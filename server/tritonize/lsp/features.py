@@ -1,7 +1,9 @@
-"""Pure translations between tritonize data and LSP types: actions, diagnostics, progress, edits.
+"""Pure translations between tritonize data and LSP types: actions, diagnostics, progress, edits, hover.
 
-No I/O and no server state here, so every function is cheap and testable on its own; server.py
-wires them to requests.
+No I/O and no server state here, so every function is cheap and testable on its own; the flows
+(conversion.py, verification.py, reports.py) wire them to requests. Columns: `Range`s and LSP
+positions are both UTF-16 (positions.py), so they map 1:1; a `str` index never crosses here
+without positions.py converting it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field
 from lsprotocol import types as lsp
 
 from ..cancel import ProgressEvent
-from ..edit import TextEdit, block_names, generated_name
-from ..problem import ModuleClass, ProblemError, Range
+from ..edit import TextEdit, block_names
+from ..positions import Range, str_index, utf16_col
+from ..problem import ModuleClass, ProblemError
 from ..report import Report
 
 SOURCE = "tritonize"
@@ -49,6 +52,12 @@ class ActionTarget:
     name: str  # the original class name (for a generated class: the class it was made from)
     has_block: bool  # a generated `<Name>Triton` block exists in the document
     has_report: bool  # the store has a report for it
+
+
+def wants_rewrite(only: list) -> bool:
+    """Does a `context.only` filter admit our `refactor.rewrite` actions?"""
+    ours = str(lsp.CodeActionKind.RefactorRewrite.value)
+    return any(ours.startswith(str(getattr(o, "value", o))) for o in only)
 
 
 def targets_at(modules: list[ModuleClass], text: str, sel: lsp.Range) -> list[str]:
@@ -208,8 +217,14 @@ def workspace_edit(
     document_changes: bool,
     can_create: bool,
     path_to_uri,
+    other_versions: dict[str, int | None] | None = None,
 ) -> lsp.WorkspaceEdit:
-    """Our TextEdits as a WorkspaceEdit pinned to `version` where the client supports it."""
+    """Our TextEdits as a WorkspaceEdit pinned to `version` where the client supports it.
+
+    Edits of other files (the sibling module) are pinned to their version in `other_versions`
+    (an open buffer), else unpinned.
+    """
+    other_versions = other_versions or {}
     by_file: dict[str | None, list[TextEdit]] = {}
     for e in edits:
         by_file.setdefault(e.path, []).append(e)
@@ -223,7 +238,8 @@ def workspace_edit(
         target = uri if path is None else path_to_uri(path)
         if any(e.create for e in group) and can_create:
             doc_changes.append(lsp.CreateFile(uri=target, options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=True)))
-        ident = lsp.OptionalVersionedTextDocumentIdentifier(uri=target, version=version if path is None else None)
+        pinned = version if path is None else other_versions.get(path)
+        ident = lsp.OptionalVersionedTextDocumentIdentifier(uri=target, version=pinned)
         doc_changes.append(lsp.TextDocumentEdit(text_document=ident, edits=[_text_edit(e) for e in group]))
     return lsp.WorkspaceEdit(document_changes=doc_changes)
 
@@ -234,13 +250,17 @@ def _text_edit(e: TextEdit) -> lsp.TextEdit:
 
 # ---- hover ---------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[^\W\d]\w*")  # a Python identifier: `Écheller` too, not just ASCII
 
 
 def word_at(line_text: str, col: int) -> tuple[str, int, int] | None:
+    """The identifier at UTF-16 column `col` and its UTF-16 start and end columns."""
+    at = str_index(line_text, col)
     for m in _WORD.finditer(line_text):
-        if m.start() <= col <= m.end():
-            return m.group(0), m.start(), m.end()
+        if m.start() <= at <= m.end():
+            return m.group(0), utf16_col(line_text, m.start()), utf16_col(line_text, m.end())
+        if m.start() > at:
+            break
     return None
 
 
@@ -270,13 +290,13 @@ __all__ = [
     "ActionTarget",
     "ProgressMapper",
     "code_actions",
-    "generated_name",
     "hover_class",
     "outcome_message",
     "problem_error_diagnostic",
     "report_diagnostics",
     "targets_at",
     "to_lsp_range",
+    "wants_rewrite",
     "word_at",
     "workspace_edit",
 ]

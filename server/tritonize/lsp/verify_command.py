@@ -2,8 +2,9 @@
 
 The LSP side of `tritonize verify`: the arguments name a problem file (an open document's text is
 used as the editor has it, unsaved edits included) and a candidate (code, or a file to read), the
-verifier runs on the server's warm worker pool, and the answer is the `CandidateResult` as JSON plus
-what it was checked under (the same object `tritonize verify --json` prints). Pure helpers here;
+verifier runs on the server's warm worker pool (`pipeline.verify_one`, through convert_job.py), and
+the answer is the `CandidateResult` as JSON plus what it was checked under (the same object
+`tritonize verify --json` prints). Pure helpers here, run in the language server process;
 server.py wires them to the request, progress and cancellation.
 """
 
@@ -12,12 +13,18 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..candidate import Candidate
-from ..problem import ProblemError, extract, list_modules
+from ..problem import Problem, ProblemError
+from ..render import verdict_text
 from ..settings import Settings
+from ..target import load_problem as load_target_problem
+from ..target import read_source
 from .features import CMD_VERIFY
+
+if TYPE_CHECKING:
+    from ..pipeline import Verification
 
 ORIGIN = "user"
 
@@ -89,30 +96,18 @@ def read_candidate(req: VerifyRequest) -> Candidate:
 
 
 def read_problem_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ProblemError("read_error", f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    return read_source(path)
 
 
-def load_problem(text: str, class_name: str | None, path: str | None, settings: Settings):
+def load_problem(text: str, class_name: str | None, path: str | None, settings: Settings) -> Problem:
     """The Problem for `class_name`, or without one the file's `Model` (KernelBench), or its only
-    module class (the CLI's rule). Raises ProblemError with a fix-it message."""
-    if class_name is None:
-        names = [m.name for m in list_modules(text)]
-        if len(names) > 1 and "Model" not in names:
-            raise ProblemError("not_found", f"{path or 'the file'} has several nn.Module classes "
-                                            f"({', '.join(names)}); say which one with `className`")
-        class_name = "Model" if "Model" in names else (names[0] if names else None)
-    return extract(text, class_name, path=path, inputs=settings.inputs, init_inputs=settings.init_inputs)
+    module class (target.py's rule, as in the CLI). Raises ProblemError with a fix-it message."""
+    return load_target_problem(text, class_name, path, settings, how_to_choose="say which one with `className`")
 
 
-def result_json(verification, target: str) -> dict[str, Any]:
+def result_json(verification: Verification, target: str) -> dict[str, Any]:
     """`CandidateResult` (dataclasses.asdict) plus device, dtype, input shapes and tolerance —
     the object `tritonize verify --json` prints — and `text`, the verdict for people."""
-    from ..cli.verify import verdict_text
-
     r, probe, device = verification.result, verification.probe, verification.device
     data = dataclasses.asdict(r)
     data.update(device=device.name, timed=r.timing is not None, dtype=probe.dtype,

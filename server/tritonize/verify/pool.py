@@ -1,11 +1,17 @@
-"""Worker pool (server side; never imports torch or triton — DESIGN.md, invariant 1).
+"""Worker pool: scheduling verification jobs onto worker processes (server side; never imports torch or
+triton — DESIGN.md, invariant 1).
 
 One long-lived worker process per GPU (`python -m tritonize.worker.main`), or CPU workers running
 Triton under `TRITON_INTERPRET=1` when there is no GPU. Each worker is driven by one slot thread
-that takes jobs from a shared queue, sends them over a dedicated pipe (verify/protocol.py), and
-watches for the result, the job's timeout, cancellation, and the worker dying. A worker that hangs,
-crashes, hits a CUDA fault or is tainted by a candidate is killed and replaced; its job gets a
-`timeout`/`crash` result naming the signal, the stage it was in, and the last lines it printed.
+that takes jobs from a shared queue, sends them (wire/messages.py), and watches for the result, the
+job's time limit, cancellation, and the worker dying. A worker that hangs, crashes, hits a CUDA
+fault or is tainted by a candidate is killed and replaced (from the standby when there is one); its
+job gets a `timeout`/`crash` result naming the signal, the stage it was in, and the last lines it
+printed. Starting, standby spares, environment and reaping are process.py's.
+
+Time limits follow one rule for `probe`, `submit` and `call`: the `timeout` argument when given, else
+`timeout_s` of the settings the job runs with (the settings argument; for `call`, the pool's own
+unless `settings=` is given).
 
 Workers die with the server: each sets PR_SET_PDEATHSIG, runs in its own process group (killed
 as a group), and `close()` runs at exit.
@@ -18,12 +24,8 @@ import collections
 import contextlib
 import itertools
 import os
-import re
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,56 +33,27 @@ import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..cancel import Cancelled, CancelToken
 from ..candidate import Candidate, parse_failure
 from ..problem import Problem, ProblemError
-from ..report import CandidateResult, Finding, Timing, Tolerance, candidate_result_from_dict
+from ..report import CandidateResult, Finding, Timing
 from ..settings import Settings
-from ..wire import protocol
+from ..wire import messages, protocol
+from ..wire.messages import DeviceInfo, Hello, Job, JobOptions, ProbeJob, ProbeResult, Result, VerifyJob
+from .process import Launcher, Standby, WorkerProcess, WorkerStartError, crash_location, describe_exit
 
-STARTUP_TIMEOUT_S = 300.0  # importing torch + CUDA init on a cold machine
 BASELINE_ALLOWANCE_S = 300.0  # added while a job times eager + torch.compile (once per worker and problem)
-LOG_TAIL_BYTES = 64 * 1024
-LOG_FILE_LIMIT = 1 << 20
-_SERVER_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@dataclass
-class DeviceInfo:
-    kind: str  # "cuda" | "cpu"
-    name: str  # "NVIDIA H100 80GB HBM3" | "cpu (TRITON_INTERPRET=1)"
-    count: int = 1  # CUDA devices used
-    versions: dict[str, str] = field(default_factory=dict)  # python, torch, triton, cuda
-    sandbox: dict[str, str] = field(default_factory=dict)  # layer → state, e.g. "network": "network namespace"
-
-    @property
-    def timed(self) -> bool:
-        return self.kind == "cuda"
-
-
-@dataclass
-class ProbeResult:
-    """What running the problem's recipe and reference once told us."""
-
-    dtype: str  # dtype of the first floating output, e.g. "float32"
-    input_shapes: list[str]
-    output_shapes: list[str]
-    tolerance: Tolerance
 
 
 class WorkerCallError(Exception):
-    """A function run with `WorkerPool.call` raised in the worker (message + traceback text)."""
+    """An entry point run with `WorkerPool.call` raised in the worker (message + traceback text)."""
 
     def __init__(self, message: str, traceback: str = ""):
         super().__init__(message)
         self.traceback = traceback
-
-
-class WorkerStartError(RuntimeError):
-    """No worker could be started (torch/triton missing, CUDA requested but absent, ...)."""
 
 
 # ---- tasks ---------------------------------------------------------------------------------------
@@ -97,14 +70,14 @@ class _Failure:
 
 @dataclass
 class _Task:
-    op: str  # verify | probe | call
-    body: dict[str, Any]
+    op: str  # verify | probe | call (for the time counters)
+    entry: str  # the worker's entry point
+    payload: Any
     timeout: float
     future: Future
-    on_result: Callable[[dict[str, Any]], Any]  # worker reply → future value (may raise)
+    on_result: Callable[[Result], Any]  # worker reply → future value (may raise)
     on_failure: Callable[[_Failure], Any]  # → future value (may raise)
     cancel: CancelToken | None = None
-    problem_key: str | None = None
     state: str = "queued"  # queued | running | done
     slot: _Slot | None = None
     retries: int = 0
@@ -127,232 +100,7 @@ class _Task:
             self.future.set_result(value)
 
 
-# ---- one worker process ----------------------------------------------------------------------------
-
-
-class _Proc:
-    """One worker process: its pipes, the tail of what it printed, and its own directory (jobs,
-    Triton cache, HOME), which goes away with it."""
-
-    def __init__(self, pool: WorkerPool, spec: str, *, standby: bool = False) -> None:
-        self.pool = pool
-        self.spec = spec  # device spec; for a standby the device kind ("cpu" | "cuda")
-        self.dir = os.path.join(pool.root, f"w{next(pool._worker_ids)}")
-        self.proc: subprocess.Popen | None = None
-        self.fd_job = -1
-        self.reader: protocol.Reader | None = None
-        self.hello: dict[str, Any] | None = None
-        self.log_tail: collections.deque[bytes] = collections.deque()
-        self.log_size = 0
-        self.log_lock = threading.Lock()
-        self._spawn(standby)
-
-    def _spawn(self, standby: bool) -> None:
-        """Start the process. Call from a thread that lives as long as the pool: PR_SET_PDEATHSIG
-        fires when the spawning *thread* exits."""
-        os.makedirs(self.dir, exist_ok=True)
-        r_job, w_job = os.pipe()
-        r_res, w_res = os.pipe()
-        r_log, w_log = os.pipe()
-        env = worker_env(os.environ, home=os.path.join(self.dir, "home"))
-        cmd = [sys.executable, "-m", "tritonize.worker.main", "--fd-in", str(r_job), "--fd-out", str(w_res),
-               "--root", self.dir, "--device", self.spec, "--parent", str(os.getpid())]
-        if standby:
-            cmd.append("--standby")
-        try:
-            # The worker applies its sandbox (rlimits, network namespace, parent-death signal) as its
-            # first act, single-threaded, before importing torch: no preexec_fn in this threaded server.
-            self.proc = subprocess.Popen(cmd, pass_fds=(r_job, w_res), stdin=subprocess.DEVNULL, stdout=w_log,
-                                         stderr=w_log, env=env, start_new_session=True, cwd=self.dir)
-        except BaseException:
-            for fd in (w_job, r_res, r_log):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (r_job, w_res, w_log):
-                os.close(fd)
-        self.fd_job = w_job
-        self.reader = protocol.Reader(r_res)
-        threading.Thread(target=self._drain_log, args=(r_log,), daemon=True,
-                         name=f"tritonize-verify-log-{os.path.basename(self.dir)}").start()
-        self.pool._count("spawned")
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def _drain_log(self, fd: int) -> None:
-        """Keep the last LOG_TAIL_BYTES of the worker's stdout/stderr; mirror up to 1 MB to a file."""
-        written = 0
-        log = None
-        try:
-            with contextlib.suppress(OSError):
-                log = open(os.path.join(self.dir, "worker.log"), "ab")  # noqa: SIM115 - closed below
-            while True:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                with self.log_lock:
-                    self.log_tail.append(chunk)
-                    self.log_size += len(chunk)
-                    while self.log_size > LOG_TAIL_BYTES and len(self.log_tail) > 1:
-                        self.log_size -= len(self.log_tail.popleft())
-                if log is not None and written < LOG_FILE_LIMIT:
-                    with contextlib.suppress(OSError):
-                        log.write(chunk[: LOG_FILE_LIMIT - written])
-                        log.flush()
-                    written += len(chunk)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-            if log is not None:
-                with contextlib.suppress(OSError):
-                    log.close()
-
-    def tail(self, lines: int = 20) -> str:
-        with self.log_lock:
-            text = b"".join(self.log_tail)[-LOG_TAIL_BYTES:].decode(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-    def wait_for(self, kind: str, timeout: float = STARTUP_TIMEOUT_S) -> dict[str, Any]:
-        """Wait for the worker's `ready` (standby imported torch) or `hello` (serving) message."""
-        assert self.reader is not None and self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.pool.closed:
-            try:
-                msg = self.reader.recv(timeout=0.2)
-            except protocol.ProtocolError as e:
-                raise WorkerStartError(f"worker sent garbage while starting: {e}") from None
-            if msg is not None and msg.get("type") == kind:
-                if kind == "hello":
-                    self.hello = msg
-                return msg
-            if self.reader.eof:
-                rc = self.reap()
-                time.sleep(0.05)  # let the log drain catch the last lines
-                raise WorkerStartError(f"verify worker failed to start ({describe_exit(rc)}): {self.tail(8)}")
-        self.kill()
-        raise WorkerStartError("verify worker did not start" if not self.pool.closed else "pool closed")
-
-    def activate(self, spec: str) -> dict[str, Any]:
-        """Turn a standby into a serving worker for `spec` (it initialises the device now)."""
-        self.wait_for("ready")
-        self.spec = spec
-        try:
-            protocol.send(self.fd_job, {"type": "activate", "device": spec})
-        except OSError:
-            pass  # it died: wait_for sees end of stream
-        return self.wait_for("hello")
-
-    def kill(self) -> None:
-        """SIGKILL the worker's process group (the worker and anything it spawned)."""
-        proc = self.proc
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-
-    def reap(self) -> int | None:
-        proc = self.proc
-        if proc is None:
-            return None
-        try:
-            return proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return proc.wait(timeout=5)
-
-    def retire(self) -> None:
-        """Kill the worker (and its process group), release its pipes, delete its directory."""
-        self.kill()
-        self.reap()
-        if self.proc is not None:  # anything the worker started in its process group goes too
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        for fd in (self.fd_job, self.reader.fd if self.reader else -1):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.fd_job = -1
-        self.reader = None
-        self.proc = None
-        self.hello = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def worker_env(base: Mapping[str, str], home: str) -> dict[str, str]:
-    """The worker's environment: `sandbox.clean_env` (no keys or tokens, HOME in the worker's dir)
-    plus what the worker needs to run."""
-    from ..worker import sandbox  # torch-free: env filtering and rlimit helpers only
-
-    env = sandbox.clean_env(base, home=home)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SERVER_DIR, env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack into the log tail
-    return env
-
-
-class _Standby:
-    """One spare worker per device kind, started ahead: it has imported torch and triton but not
-    initialised CUDA (no GPU memory held), so a crashed or timed-out worker is replaced in well under
-    a second on CPU (CUDA init on GPU) instead of a full start. Taking it starts the next one."""
-
-    def __init__(self, pool: WorkerPool, kind: str) -> None:
-        self.pool = pool
-        self.kind = kind
-        self.proc: _Proc | None = None
-        self.cond = threading.Condition()
-        self.failures = 0
-        # The spawning thread must live as long as the pool (PR_SET_PDEATHSIG).
-        self.thread = threading.Thread(target=self._loop, name=f"tritonize-verify-standby-{kind}", daemon=True)
-
-    def _loop(self) -> None:
-        while not self.pool.closed:
-            with self.cond:
-                while self.proc is not None and not self.pool.closed:
-                    self.cond.wait(0.5)
-            if self.pool.closed:
-                break
-            if self.failures:
-                time.sleep(min(10.0, 0.5 * 2 ** self.failures))
-            try:
-                proc = _Proc(self.pool, self.kind, standby=True)
-            except OSError as e:
-                self.failures += 1
-                self.pool.log(f"cannot start a standby verify worker: {e}")
-                continue
-            with self.cond:
-                self.proc = proc
-        self.discard()
-
-    def take(self) -> _Proc | None:
-        """The standby process (maybe still importing), or None if there is none right now."""
-        with self.cond:
-            proc, self.proc = self.proc, None
-            self.cond.notify_all()
-        if proc is not None and proc.reader is not None and proc.reader.eof:
-            proc.retire()
-            return None
-        return proc
-
-    def failed(self) -> None:
-        self.failures += 1
-
-    def succeeded(self) -> None:
-        self.failures = 0
-
-    def discard(self) -> None:
-        with self.cond:
-            proc, self.proc = self.proc, None
-        if proc is not None:
-            proc.retire()
-
-    def pid(self) -> int | None:
-        proc = self.proc
-        return proc.pid if proc is not None else None
+# ---- one slot: a worker process and the thread that feeds it ------------------------------------------
 
 
 class _Slot:
@@ -363,18 +111,17 @@ class _Slot:
         self.pool = pool
         self.index = index
         self.device_spec = device_spec
-        self.w: _Proc | None = None
+        self.w: WorkerProcess | None = None
         self.current: _Task | None = None
         self.thread = threading.Thread(target=self._loop, name=f"tritonize-verify-slot{index}", daemon=True)
 
     # -- process lifetime --
 
     @property
-    def proc(self) -> subprocess.Popen | None:
-        w = self.w
-        return w.proc if w is not None else None
+    def proc(self) -> WorkerProcess | None:
+        return self.w if self.w is not None and self.w.proc is not None else None
 
-    def _start_worker(self) -> dict[str, Any]:
+    def _start_worker(self) -> Hello:
         standby = self.pool._standby_for(self.device_spec)
         w = standby.take() if standby is not None else None
         if w is not None:
@@ -389,8 +136,8 @@ class _Slot:
                 standby.succeeded()  # type: ignore[union-attr]
                 self.pool._count("standby_used")
                 return info
-        self.w = _Proc(self.pool, self.device_spec)
-        return self.w.wait_for("hello")
+        self.w = self.pool.launcher.spawn(self.device_spec)
+        return self.w.wait_for(Hello)
 
     def kill(self) -> None:
         w = self.w
@@ -441,18 +188,14 @@ class _Slot:
         assert w is not None and w.reader is not None
         if task.state == "done":  # cancelled between leaving the queue and reaching here
             return
-        job_id = next(self.pool._ids)
-        nonce = secrets.token_hex(8)
+        job = Job(id=next(self.pool._ids), nonce=secrets.token_hex(8), entry=task.entry, payload=task.payload)
         timeout = task.timeout
         self.current = task
         task.slot = self
         task.started_at = time.monotonic()
         stage = "starting"
         started = time.monotonic()
-        try:
-            protocol.send(w.fd_job, {"type": "job", "id": job_id, "nonce": nonce, "op": task.op, **task.body})
-        except OSError:
-            pass  # the worker is gone; the read below sees end of stream
+        w.send(job)  # if the worker is gone, the read below sees end of stream
         deadline = started + timeout
         try:
             while True:
@@ -467,48 +210,46 @@ class _Slot:
                     task.finish(lambda m=message: task.on_failure(_Failure("timeout", m)))
                     return
                 try:
-                    msg = w.reader.recv(timeout=min(0.1, remaining))
-                except protocol.ProtocolError as e:
+                    raw = w.reader.recv(timeout=min(0.1, remaining))
+                    msg = _reply_to(job, raw)
+                except (protocol.ProtocolError, messages.MessageError) as e:
                     self.retire()
                     message = f"worker protocol broken during {stage}: {e}"
                     task.finish(lambda m=message: task.on_failure(_Failure("crash", m)))
                     return
-                if msg is None:
+                if raw is None:
                     if w.reader.eof:
                         self._crashed(task, stage)
                         return
                     continue
-                if msg.get("id") != job_id:
-                    continue  # a stale or forged message
-                if msg.get("type") == "stage":
-                    stage = str(msg.get("stage", stage))[:200]
+                if isinstance(msg, messages.Stage):
+                    stage = msg.stage[:200]
                     if "baselines" in stage and timeout == task.timeout:
                         # Timing eager + torch.compile of the reference is not the candidate's time.
                         timeout += BASELINE_ALLOWANCE_S
                         deadline += BASELINE_ALLOWANCE_S
                     continue
-                if msg.get("type") != "result" or msg.get("nonce") != nonce:
-                    continue
-                self._delivered(task, msg)
-                return
+                if isinstance(msg, Result):
+                    self._delivered(task, msg)
+                    return
         finally:
             self.current = None
             self.pool._count("jobs")
             self.pool._count(f"jobs_slot{self.index}")  # how the work spread over the devices
             self.pool._add_time(task.op, time.monotonic() - started)
 
-    def _delivered(self, task: _Task, msg: dict[str, Any]) -> None:
-        if msg.get("tainted") and not msg.get("ok") and "value" not in msg and task.retries < 1:
+    def _delivered(self, task: _Task, result: Result) -> None:
+        if not result.ran and task.retries < 1:
             # The worker was tainted before this job started: run it again on a fresh worker.
             self.retire()
             self.pool._count("recycled")
             task.retries += 1
             self.pool._requeue(task)
             return
-        if msg.get("recycle"):
+        if result.recycle:
             self.retire()
             self.pool._count("recycled")
-        task.finish(lambda: task.on_result(msg))
+        task.finish(lambda: task.on_result(result))
 
     def _crashed(self, task: _Task, stage: str) -> None:
         w = self.w
@@ -522,30 +263,23 @@ class _Slot:
         if task.cancel is not None and task.cancel.cancelled:
             task.finish(lambda: task.on_failure(_Failure("cancelled", "cancelled")))
             return
-        where = _candidate_line(tail)
-        message = f"worker {describe_exit(rc)} during {stage}{where}"
+        message = f"worker {describe_exit(rc)} during {stage}{crash_location(tail)}"
         task.finish(lambda: task.on_failure(_Failure("crash", message, tail)))
 
 
-def describe_exit(rc: int | None) -> str:
-    if rc is None:
-        return "vanished"
-    if rc < 0:
+def _reply_to(job: Job, raw: dict[str, Any] | None) -> messages.Stage | Result | None:
+    """The Stage or Result `raw` is for `job`; None for anything else (stale, forged, or no message).
+    A result must carry the job's nonce, so candidate code cannot forge one."""
+    if raw is None or raw.get("id") != job.id:
+        return None
+    if raw.get("type") == messages.Stage.TYPE:
+        return messages.Stage(id=job.id, stage=str(raw.get("stage", "")))
+    if raw.get("type") == Result.TYPE and raw.get("nonce") == job.nonce:
         try:
-            sig = signal.Signals(-rc)
-            text = {signal.SIGSEGV: "segmentation fault", signal.SIGKILL: "killed (out of memory?)",
-                    signal.SIGABRT: "aborted", signal.SIGBUS: "bus error", signal.SIGFPE: "arithmetic error",
-                    signal.SIGILL: "illegal instruction"}.get(sig, "")
-            return f"crashed: {sig.name}" + (f" ({text})" if text else "")
-        except ValueError:
-            return f"crashed: signal {-rc}"
-    return f"exited with status {rc}"
-
-
-def _candidate_line(tail: str) -> str:
-    """`, at candidate line N` from a faulthandler/traceback dump (most recent call first)."""
-    m = re.search(r'candidate\.py", line (\d+)', tail)
-    return f", at candidate line {m.group(1)}" if m else ""
+            return Result.from_dict(raw)
+        except (KeyError, TypeError, ValueError) as e:
+            raise messages.MessageError(f"bad result: {e}") from None
+    return None
 
 
 # ---- the pool ------------------------------------------------------------------------------------
@@ -560,19 +294,18 @@ def _close_all() -> None:
             pool.close()
 
 
-def _options(settings: Settings) -> dict[str, Any]:
-    return {"seeds": settings.seeds, "atol": settings.atol, "rtol": settings.rtol,
-            "allow_tf32": settings.allow_tf32, "strict": settings.strict, "time": settings.time_candidates}
-
-
 class WorkerPool:
     def __init__(self, settings: Settings, *, log: Callable[[str], None] | None = None,
-                 standby: bool | None = None) -> None:
-        """`standby`: keep one spare worker started ahead (default on; TRITONIZE_STANDBY=0 turns it off)."""
+                 standby: bool | None = None, extra_entry_points: Mapping[str, str] | None = None) -> None:
+        """`standby`: keep one spare worker started ahead (default on; TRITONIZE_STANDBY=0 turns it off).
+        `extra_entry_points`: name → "package.module:function" each worker adds to its entry points when
+        it starts (tests); jobs still name entry points only."""
         self.settings = settings
         self.log = log or (lambda _msg: None)
         self.root = tempfile.mkdtemp(prefix="tritonize-verify-")
         self.closed = False
+        self.launcher = Launcher(self.root, closed=lambda: self.closed, on_spawn=lambda: self._count("spawned"),
+                                 entry_points=extra_entry_points)
         self._lock = threading.Condition()
         self._queue: collections.deque[_Task] = collections.deque()
         self._slots: list[_Slot] = []
@@ -581,9 +314,8 @@ class WorkerPool:
         self._info: DeviceInfo | None = None
         self._start_error: str | None = None
         self._ids = itertools.count(1)
-        self._worker_ids = itertools.count(1)
         self._use_standby = standby if standby is not None else os.environ.get("TRITONIZE_STANDBY", "1") != "0"
-        self._standbys: dict[str, _Standby] = {}
+        self._standbys: dict[str, Standby] = {}
         self._stats: dict[str, float] = collections.defaultdict(float)
         self.started_at: float | None = None
         _POOLS.add(self)
@@ -610,26 +342,25 @@ class WorkerPool:
             return f"cuda:{index}"
         return f"auto:{index}" if devices else "auto"
 
-    def _on_hello(self, slot: _Slot, info: dict[str, Any]) -> None:
+    def _on_hello(self, slot: _Slot, hello: Hello) -> None:
         """The first hello says what the machine has; add the other workers then."""
         extra: list[str] = []
         with self._lock:
             if self._info is None:
                 self._stats["startup_s"] = time.monotonic() - (self.started_at or time.monotonic())
-                if info.get("kind") == "cuda":
-                    devices = self.settings.devices or list(range(int(info.get("count", 1))))
-                    extra = [f"cuda:{d}" for d in devices if d != info.get("index")]
+                if hello.kind == "cuda":
+                    devices = self.settings.devices or list(range(int(hello.count)))
+                    extra = [f"cuda:{d}" for d in devices if d != hello.index]
                 else:
                     extra = ["cpu"] * (_cpu_workers() - 1)
-                self._info = DeviceInfo(kind=str(info.get("kind")), name=str(info.get("name")),
-                                        count=1 + len(extra) if info.get("kind") == "cuda" else 1,
-                                        versions=dict(info.get("versions") or {}),
-                                        sandbox=dict(info.get("sandbox") or {}))
+                self._info = DeviceInfo(kind=hello.kind, name=hello.name,
+                                        count=1 + len(extra) if hello.kind == "cuda" else 1,
+                                        versions=dict(hello.versions), sandbox=dict(hello.sandbox))
                 self.log(f"verify worker ready: {self._info.name} ({self._stats['startup_s']:.1f} s)")
                 new = [_Slot(self, len(self._slots) + i, spec) for i, spec in enumerate(extra)]
                 self._slots.extend(new)
-                kind = "cuda" if info.get("kind") == "cuda" else "cpu"
-                standby = _Standby(self, kind) if self._use_standby else None
+                kind = "cuda" if hello.kind == "cuda" else "cpu"
+                standby = Standby(self.launcher, kind, self.log) if self._use_standby else None
                 if standby is not None:
                     self._standbys[kind] = standby
             else:
@@ -640,7 +371,7 @@ class WorkerPool:
             standby.thread.start()
         self._hello.set()
 
-    def _standby_for(self, spec: str) -> _Standby | None:
+    def _standby_for(self, spec: str) -> Standby | None:
         kind = "cpu" if spec == "cpu" else "cuda" if spec.startswith("cuda") else ""
         with self._lock:
             return self._standbys.get(kind)
@@ -703,7 +434,7 @@ class WorkerPool:
 
     def worker_pids(self) -> list[int]:
         """Processes serving jobs (the standby, if any, is `standby_pids()`)."""
-        return [p.pid for s in list(self._slots) if (p := s.proc) is not None]
+        return [pid for s in list(self._slots) if (p := s.proc) is not None and (pid := p.pid) is not None]
 
     def standby_pids(self) -> list[int]:
         return [pid for sb in list(self._standbys.values()) if (pid := sb.pid()) is not None]
@@ -767,49 +498,6 @@ class WorkerPool:
         if slot is not None and slot.current is task:
             slot.kill()
 
-    # -- operations --
-
-    def probe(self, problem: Problem, settings: Settings, cancel: CancelToken | None = None) -> ProbeResult:
-        """Run the recipe and the reference once. Raises ProblemError(kind="recipe_error") when they fail."""
-
-        def on_result(msg: dict[str, Any]) -> ProbeResult:
-            if not msg.get("ok"):
-                if msg.get("problem_error"):
-                    raise ProblemError(str(msg["problem_error"]), str(msg.get("error", "")))
-                raise ProblemError("recipe_error", f"running the problem failed: {msg.get('error')}")
-            v = msg["value"]
-            return ProbeResult(dtype=v["dtype"], input_shapes=list(v["input_shapes"]),
-                               output_shapes=list(v["output_shapes"]), tolerance=Tolerance(**v["tolerance"]))
-
-        def on_failure(f: _Failure) -> ProbeResult:
-            if f.kind == "cancelled":
-                raise Cancelled()
-            if f.kind == "timeout":
-                raise ProblemError("recipe_error", f"running the recipe and {problem.name} took too long: {f.message}")
-            raise ProblemError("recipe_error", f"running the recipe and {problem.name}: {f.message}")
-
-        body = {"source": problem.source, "class_name": problem.name, "options": _options(settings)}
-        task = _Task("probe", body, settings.timeout_s, Future(), on_result, on_failure, cancel)
-        return self._wait(task, cancel)
-
-    def call(self, func: str, payload: dict, *, timeout: float | None = None,
-             cancel: CancelToken | None = None) -> Any:
-        """Run `package.module:function(payload)` in a worker and return its JSON-able result."""
-
-        def on_result(msg: dict[str, Any]) -> Any:
-            if not msg.get("ok"):
-                raise WorkerCallError(f"{func} raised {msg.get('error')}", str(msg.get("traceback", "")))
-            return msg.get("value")
-
-        def on_failure(f: _Failure) -> Any:
-            if f.kind == "cancelled":
-                raise Cancelled()
-            raise WorkerCallError(f"{func}: {f.message}", f.log_tail)
-
-        body = {"func": func, "payload": payload}
-        task = _Task("call", body, timeout or self.settings.timeout_s, Future(), on_result, on_failure, cancel)
-        return self._wait(task, cancel)
-
     def _wait(self, task: _Task, cancel: CancelToken | None) -> Any:
         fut = self._enqueue(task)
         while True:
@@ -819,51 +507,82 @@ class WorkerPool:
                 if cancel is not None and cancel.cancelled:
                     self._cancel_task(task)
 
+    # -- operations --
+
+    def probe(self, problem: Problem, settings: Settings, cancel: CancelToken | None = None, *,
+              timeout: float | None = None) -> ProbeResult:
+        """Run the recipe and the reference once. Raises ProblemError(kind="recipe_error") when they fail."""
+
+        def on_result(result: Result) -> ProbeResult:
+            if not result.ok:
+                if result.problem_error:
+                    raise ProblemError(result.problem_error, result.error or "")
+                raise ProblemError("recipe_error", f"running the problem failed: {result.error}")
+            return result.value
+
+        def on_failure(f: _Failure) -> ProbeResult:
+            if f.kind == "cancelled":
+                raise Cancelled()
+            if f.kind == "timeout":
+                raise ProblemError("recipe_error", f"running the recipe and {problem.name} took too long: {f.message}")
+            raise ProblemError("recipe_error", f"running the recipe and {problem.name}: {f.message}")
+
+        job = ProbeJob(source=problem.source, class_name=problem.name, options=JobOptions.from_settings(settings))
+        task = _Task("probe", "probe", job, _time_limit(timeout, settings), Future(), on_result, on_failure, cancel)
+        return self._wait(task, cancel)
+
+    def call(self, entry: str, payload: Any, *, timeout: float | None = None, cancel: CancelToken | None = None,
+             settings: Settings | None = None) -> Any:
+        """Run the worker's entry point `entry` (e.g. "template.build") on `payload` and return its JSON
+        result. WorkerCallError when it raises, is unknown to the worker, or the worker dies."""
+
+        def on_result(result: Result) -> Any:
+            if not result.ok:
+                raise WorkerCallError(f"{entry} raised {result.error}", result.traceback)
+            return result.value
+
+        def on_failure(f: _Failure) -> Any:
+            if f.kind == "cancelled":
+                raise Cancelled()
+            raise WorkerCallError(f"{entry}: {f.message}", f.log_tail)
+
+        limit = _time_limit(timeout, settings or self.settings)
+        task = _Task("call", entry, payload, limit, Future(), on_result, on_failure, cancel)
+        return self._wait(task, cancel)
+
     def submit(self, problem: Problem, candidate: Candidate, settings: Settings,
-               cancel: CancelToken | None = None) -> Future[CandidateResult]:
+               cancel: CancelToken | None = None, *, timeout: float | None = None) -> Future[CandidateResult]:
         """Verify (and on GPU, time) one candidate. The future never raises: failures are results."""
         submitted = time.monotonic()
 
-        def base(**kw: Any) -> CandidateResult:
-            began = task.started_at or submitted
-            return CandidateResult(candidate_id=candidate.candidate_id or candidate.origin, origin=candidate.origin,
-                                   code=candidate.code, private_apis=_private_apis(candidate),
-                                   seconds=time.monotonic() - began, **kw)
+        def elapsed() -> float:
+            return time.monotonic() - (task.started_at or submitted)
 
-        def on_result(msg: dict[str, Any]) -> CandidateResult:
-            if not msg.get("ok"):
-                return base(passed=False, kind="crash",
-                            message=f"the verifier failed: {msg.get('error')}")
-            v = dict(msg["value"])
-            v.pop("recycle", None)
-            phases = v.pop("phases", None) or {}
-            if phases:
-                self._record_phases(phases)
-            r = candidate_result_from_dict({**v, "candidate_id": "", "origin": ""})
-            return base(passed=r.passed, kind=r.kind, message=r.message, drop_in=r.drop_in,
-                        max_abs_err=r.max_abs_err, rel_err=r.rel_err, worst_index=r.worst_index, seeds=r.seeds,
-                        kernels_launched=r.kernels_launched, timing=r.timing, findings=r.findings,
-                        phases={k: float(x) for k, x in phases.items()})
+        def on_result(result: Result) -> CandidateResult:
+            if not result.ok:
+                return candidate.result(passed=False, kind="crash", message=f"the verifier failed: {result.error}",
+                                        seconds=elapsed())
+            verdict: CandidateResult = result.value  # the worker's own verdict, typed end to end
+            verdict.seconds = elapsed()
+            self._record_phases(verdict.phases)
+            return verdict
 
         def on_failure(f: _Failure) -> CandidateResult:
             if f.kind == "cancelled":
-                return base(passed=False, kind="runtime", message="cancelled before verification finished")
-            if f.kind == "closed":
-                return base(passed=False, kind="crash", message=f.message)
-            return base(passed=False, kind=f.kind, message=f.message)
+                return candidate.result(passed=False, kind="runtime", message="cancelled before verification finished",
+                                        seconds=elapsed())
+            kind = "crash" if f.kind == "closed" else f.kind
+            return candidate.result(passed=False, kind=kind, message=f.message, seconds=elapsed())
 
         why = parse_failure(candidate)
         if why is not None:
             # Model output with no usable code: report the parser's reason, not Python's error on raw text.
             done: Future[CandidateResult] = Future()
-            done.set_result(CandidateResult(candidate_id=candidate.candidate_id or candidate.origin,
-                                            origin=candidate.origin, passed=False, kind="syntax", message=why,
-                                            code=candidate.code, private_apis=_private_apis(candidate)))
+            done.set_result(candidate.result(passed=False, kind="syntax", message=why))
             return done
-        body = {"source": problem.source, "class_name": problem.name, "code": candidate.code,
-                "options": _options(settings)}
-        task = _Task("verify", body, settings.timeout_s, Future(), on_result, on_failure, cancel,
-                     problem_key=problem.key() + str(settings.allow_tf32))
+        job = VerifyJob(source=problem.source, class_name=problem.name, candidate=candidate,
+                        options=JobOptions.from_settings(settings))
+        task = _Task("verify", "verify", job, _time_limit(timeout, settings), Future(), on_result, on_failure, cancel)
         return self._enqueue(task)
 
     def verify_all(self, problem: Problem, candidates: list[Candidate], settings: Settings,
@@ -878,6 +597,11 @@ class WorkerPool:
                 self._stats[f"phase_{k}_s"] += float(v)
 
 
+def _time_limit(timeout: float | None, settings: Settings) -> float:
+    """The one rule for a job's time limit: `timeout` when given, else the settings' `timeout_s`."""
+    return timeout if timeout is not None else settings.timeout_s
+
+
 def _cpu_workers() -> int:
     try:
         return max(1, int(os.environ.get("TRITONIZE_CPU_WORKERS", "1")))
@@ -885,9 +609,5 @@ def _cpu_workers() -> int:
         return 1
 
 
-def _private_apis(candidate: Candidate) -> bool:
-    return "torch._inductor" in candidate.code or any("private" in n for n in candidate.notes)
-
-
-# Findings and Timing are part of the result types this module returns.
+# Result types callers get from this module (DeviceInfo, ProbeResult and the two errors are its API).
 __all__ = ["DeviceInfo", "ProbeResult", "WorkerCallError", "WorkerStartError", "WorkerPool", "Finding", "Timing"]

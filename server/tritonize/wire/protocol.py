@@ -5,14 +5,9 @@ never over stdout/stderr: a candidate that prints (or writes garbage to fd 1) ca
 protocol. JSON rather than pickle because the worker runs untrusted code: the server must never
 unpickle what a worker sends.
 
-Messages (worker → pool):
-  {"type": "hello", "kind": "cuda"|"cpu", "name": ..., "count": n, "versions": {...}, "pid": n}
-  {"type": "stage", "id": job, "stage": "ModelNew.forward (seed 1)"}      progress inside a job
-  {"type": "result", "id": job, "nonce": ..., "ok": true, "value": ..., "recycle": false}
-  {"type": "result", "id": job, "nonce": ..., "ok": false, "error": ..., "traceback": ..., ...}
-Messages (pool → worker):
-  {"type": "job", "id": n, "nonce": ..., "op": "probe"|"verify"|"call", ...}
-  {"type": "exit"}
+The messages themselves (job, activate, exit; ready, hello, stage, result) are the typed classes of
+messages.py; this module only frames dicts. The model host (generate/host_client.py) uses the same
+framing for its own messages.
 """
 
 from __future__ import annotations

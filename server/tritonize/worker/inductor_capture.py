@@ -77,7 +77,7 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
     ns = _load_namespace(source, filename)
     torch.manual_seed(0)
     init = ns["get_init_inputs"]() if "get_init_inputs" in ns else []
-    # Training mode, like the verifier's reference (verify/runtime.py builds it without .eval()):
+    # Training mode, like the verifier's reference (worker/inputs.py builds it without .eval()):
     # the exported kernels must compute what that reference computes (batch norm: batch statistics).
     model = _model_class(ns)(*init).to(device)
     torch.manual_seed(1)

@@ -1,14 +1,20 @@
 """A verify worker: `python -m tritonize.worker.main --fd-in R --fd-out W --root DIR --device SPEC`.
 
-One long-lived process per GPU (or CPU slot). Its first act, while still single-threaded, is the
-sandbox (rlimits, network namespace: verify/sandbox.py). Then it imports torch and triton and
-initialises CUDA once, says hello, and runs jobs sent by the pool (verify/pool.py) over a dedicated
-pipe pair. With `--standby` it stops after the imports, says `ready`, and waits for an `activate`
-message naming the device: the pool keeps one such spare to replace a failed worker at once, and a
-spare holds no CUDA context (no GPU memory) until it is activated. Its fd 1/2
-go to a pipe the pool drains (candidate prints never touch the protocol). It dies with its parent
+One long-lived process per GPU (or CPU slot). Its first acts, while still single-threaded, are the
+OS-level confinement that native code cannot undo (a PID namespace, then Landlock: confine.py) and
+the sandbox (rlimits, network namespace, audit hook: sandbox.py). Then it imports torch and triton and initialises
+CUDA once, says hello, and runs jobs sent by the pool (verify/pool.py) over a dedicated pipe pair
+(wire/messages.py); after the warm-up and before the first job it installs the seccomp filter on
+all its threads (confine.py). With `--standby` it stops after the imports, says `ready`, and waits for an
+`activate` message naming the device: the pool keeps one such spare to replace a failed worker at
+once, and a spare holds no CUDA context (no GPU memory) until it is activated. Its fd 1/2 go to a
+pipe the pool drains (candidate prints never touch the protocol). It dies with its parent
 (PR_SET_PDEATHSIG). After a job that may have poisoned the CUDA context, or that changed torch or
 triton callables (a candidate monkeypatching them), it asks to be recycled.
+
+A job names an entry point: the worker runs only the functions in ENTRY_POINTS below, plus any the
+pool's owner named with `--entry-point` when it started the worker (tests use this), never a
+module:function string sent with a job. An unknown name gets an error reply.
 """
 
 from __future__ import annotations
@@ -17,18 +23,82 @@ import argparse
 import contextlib
 import ctypes
 import importlib
-import inspect
+import json
 import os
 import shutil
 import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
-from ..wire import protocol
+from ..report import CandidateResult
+from ..wire import messages, protocol
+from ..wire.messages import Hello, Job, ProbeJob, ProbeResult, Ready, Result, Stage, VerifyJob
+from .context import JobContext
+from .errors import RecipeError, exc_line
 
 PR_SET_PDEATHSIG = 1
+
+# ---- entry points ----------------------------------------------------------------------------------
+#
+# Each takes the job's payload and its JobContext. They import their modules when first called: this
+# module runs before the sandbox is up and must not import torch (a network namespace needs a
+# single-threaded process), and the template library is only loaded by a worker that builds templates.
+
+EntryPoint = Callable[[Any, JobContext], Any]
+
+
+def _verify(job: VerifyJob, ctx: JobContext) -> CandidateResult:
+    from .verify import verify
+
+    return verify(job, ctx)
+
+
+def _probe(job: ProbeJob, ctx: JobContext) -> ProbeResult:
+    from .verify import probe
+
+    return probe(job, ctx)
+
+
+def _template_build(payload: dict[str, Any], _ctx: JobContext) -> dict[str, Any]:
+    from .template.build import build_candidates
+
+    return build_candidates(payload)
+
+
+def _inductor_capture(payload: dict[str, Any], _ctx: JobContext) -> dict[str, Any]:
+    from .inductor_capture import capture_for_export
+
+    return capture_for_export(payload)
+
+
+ENTRY_POINTS: dict[str, EntryPoint] = {
+    "verify": _verify,  # VerifyJob → report.CandidateResult
+    "probe": _probe,  # ProbeJob → ProbeResult, or a `recipe_error` reply
+    "template.build": _template_build,  # {"problem", "n", "allow_tf32"} → {"candidates", "skipped"}
+    "inductor.capture": _inductor_capture,  # {"source", "mode"} → the capture record
+}
+
+
+class UnknownEntryPoint(LookupError):
+    """A job named an entry point this worker does not have."""
+
+
+def extra_entry_point(spec: str) -> tuple[str, EntryPoint]:
+    """`name=package.module:function` from the command line → (name, a function of payload only)."""
+    name, _, target = spec.partition("=")
+    module_name, _, func_name = target.partition(":")
+    if not name or not module_name or not func_name:
+        raise ValueError(f"--entry-point wants NAME=MODULE:FUNCTION, got {spec!r}")
+    if name in ENTRY_POINTS:
+        raise ValueError(f"--entry-point {name!r} would replace a built-in entry point")
+    func = getattr(importlib.import_module(module_name), func_name)
+    return name, lambda payload, _ctx: func(payload)
+
+
+# ---- process set-up ------------------------------------------------------------------------------------
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -42,22 +112,50 @@ def die_with_parent(parent_pid: int) -> None:
 
 def _setup_env(root: str, device: str) -> None:
     os.environ["TRITON_CACHE_DIR"] = os.path.join(root, "triton-cache")
-    # In-process compilation: no compile-worker subprocesses to outlive a killed worker.
+    # Every file the worker writes lands in its own directory: the only place it may write (confine.py).
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(root, "inductor-cache"))
+    os.environ["TMPDIR"] = os.path.join(root, "tmp")
+    for var in ("TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "TMPDIR"):
+        os.makedirs(os.environ[var], exist_ok=True)
+    # In-process compilation: no compile-worker subprocesses to outlive a killed worker (and a
+    # confined worker may not start Python processes).
     os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    if device != "cpu":
+        _find_libcuda()
     if device == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
     elif device.startswith("cuda"):  # a GPU standby imports triton before it knows its device index
         os.environ.pop("TRITON_INTERPRET", None)
 
 
-def _sandbox(root: str, device: str) -> None:
-    """rlimits, network namespace and the audit hook, before torch is imported: an unprivileged
-    network namespace needs a single-threaded process, which this still is. (Doing it here rather
-    than in a `preexec_fn` keeps fork-unsafe Python out of the threaded server.)"""
-    from . import sandbox
+def _find_libcuda() -> None:
+    """Triton finds libcuda with `/sbin/ldconfig -p`, a program a confined worker may not run (on
+    some systems it is a shell script). Ask once now, before confinement, and tell Triton."""
+    if os.environ.get("TRITON_LIBCUDA_PATH"):
+        return
+    import subprocess
+
+    try:
+        listing = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    dirs = [line.split()[-1] for line in listing.splitlines() if "libcuda.so.1" in line]
+    if dirs:
+        os.environ["TRITON_LIBCUDA_PATH"] = os.path.dirname(dirs[0])
+
+
+def _sandbox(root: str, device: str) -> dict[str, str]:
+    """rlimits, network namespace, the audit hook and Landlock, before torch is imported: an
+    unprivileged network namespace needs a single-threaded process, and Landlock binds the threads a
+    process starts after it, so this runs while the worker is still single-threaded. (Doing it here
+    rather than in a `preexec_fn` keeps fork-unsafe Python out of the threaded server.)"""
+    from . import confine, sandbox
 
     cuda = False if device == "cpu" else True if device.startswith("cuda") else None
-    sandbox.install(root, sandbox.Limits(cuda=cuda))
+    layers = sandbox.install(root, sandbox.Limits(cuda=cuda))
+    layers.update(confine.apply_filesystem([root, os.environ["TRITON_CACHE_DIR"],
+                                            os.environ["TORCHINDUCTOR_CACHE_DIR"]]))
+    return layers
 
 
 def _select_device(spec: str) -> tuple[Any, dict[str, Any]]:
@@ -91,73 +189,24 @@ def _select_device(spec: str) -> tuple[Any, dict[str, Any]]:
     return device, info
 
 
-def fingerprint() -> dict[str, Any]:
-    """Identity of the callables and global state the checker relies on, by name.
-
-    A change between two snapshots means candidate code patched torch, triton or the clock.
-    """
-    import time as time_mod
-
-    import torch
-    import torch.nn.functional as F
-    from triton.runtime import jit
-
-    objs: dict[str, Any] = {}
-    for name in sorted(vars(F)):
-        value = getattr(F, name)
-        if callable(value):
-            objs[f"torch.nn.functional.{name}"] = value
-    for name in ("clone", "copy_", "to", "contiguous", "abs", "__sub__", "sub", "norm", "sum", "all", "any",
-                 "isnan", "data_ptr", "untyped_storage", "reshape", "argmax", "nonzero", "fill_", "zero_",
-                 "__eq__", "__ne__", "__or__", "__and__", "__invert__", "__getitem__", "__setitem__", "equal",
-                 "float", "double", "numel", "element_size", "item", "__bool__", "__float__", "__int__",
-                 "detach", "is_floating_point"):
-        objs[f"torch.Tensor.{name}"] = getattr(torch.Tensor, name, None)
-    for name in ("allclose", "isclose", "equal", "isfinite", "isnan", "where", "zeros_like", "empty", "randn",
-                 "rand", "manual_seed", "no_grad", "Tensor"):
-        objs[f"torch.{name}"] = getattr(torch, name, None)
-    for name in ("__call__", "_call_impl", "load_state_dict", "state_dict", "to"):
-        objs[f"torch.nn.Module.{name}"] = getattr(torch.nn.Module, name)
-    for name in ("synchronize", "Event", "empty_cache"):
-        objs[f"torch.cuda.{name}"] = getattr(torch.cuda, name)
-    for name in ("record", "elapsed_time"):
-        objs[f"torch.cuda.Event.{name}"] = getattr(torch.cuda.Event, name, None)
-    objs["triton JITFunction.run"] = jit.JITFunction.run
-    objs["triton KernelInterface.__getitem__"] = jit.KernelInterface.__getitem__
-    with contextlib.suppress(ImportError):
-        from triton.runtime.interpreter import InterpretedFunction
-
-        objs["triton InterpretedFunction.run"] = InterpretedFunction.run
-    for name in ("perf_counter", "perf_counter_ns", "time", "monotonic"):
-        objs[f"time.{name}"] = getattr(time_mod, name)
-    # torch._dynamo, imported lazily (e.g. by a TorchDispatchMode), wraps manual_seed once: compare
-    # what is inside the wrapper.
-    objs["torch.manual_seed"] = inspect.unwrap(torch.manual_seed)
-    out: dict[str, Any] = {}
-    for name, o in objs.items():
-        code = getattr(o, "__code__", None)  # a function whose code object was swapped in place
-        out[name] = (id(o), id(code) if code is not None else None)
-    out["torch default dtype"] = torch.get_default_dtype()
-    out["torch default device"] = str(torch.get_default_device())
-    out["torch grad mode"] = torch.is_grad_enabled()
-    out["torch deterministic algorithms"] = torch.are_deterministic_algorithms_enabled()
-    return out
-
-
-def changed_since(pristine: dict[str, Any]) -> list[str]:
-    """Names whose identity or value differs from the snapshot taken at worker start."""
-    now = fingerprint()
-    return [name for name in pristine if now.get(name) != pristine[name]]
+# ---- the worker ----------------------------------------------------------------------------------------
 
 
 class Worker:
-    def __init__(self, fd_in: int, fd_out: int, root: str, device_spec: str) -> None:
+    def __init__(self, fd_in: int, fd_out: int, root: str, device_spec: str,
+                 extra_entry_points: list[str] | None = None, layers: dict[str, str] | None = None) -> None:
         self.reader = protocol.Reader(fd_in)
         self.fd_out = fd_out
         self.root = root
         self.device_spec = device_spec
         self.device: Any = None
         self.pristine: dict[str, Any] = {}
+        self.entry_points: dict[str, EntryPoint] = dict(ENTRY_POINTS)
+        self.extra_entry_points = list(extra_entry_points or [])
+        self.layers = dict(layers or {})  # isolation layers and their status, for the hello and reports
+
+    def send(self, message: messages.Message) -> None:
+        protocol.send(self.fd_out, _jsonable(message.to_dict()))
 
     def preload(self) -> None:
         """The slow, device-free part of starting: import torch, triton and the checker."""
@@ -172,64 +221,78 @@ class Worker:
                 os.environ["TRITON_INTERPRET"] = "1"
         import triton  # noqa: F401
 
-        from . import runtime
+        from . import checks, verify  # noqa: F401 - the checker's imports are paid now, not in the first job
 
-        runtime.install_launch_hook()
+        checks.install_launch_hook()
 
     def wait_activate(self) -> bool:
         """Standby: say `ready`, then wait for the device to serve (False: the pool is gone)."""
-        protocol.send(self.fd_out, {"type": "ready", "pid": os.getpid()})
+        self.send(Ready(pid=os.getpid()))
         while True:
-            msg = self.reader.recv()
-            if msg is None or msg.get("type") == "exit":
+            raw = self.reader.recv()
+            if raw is None or raw.get("type") == messages.Exit.TYPE:
                 return False
-            if msg.get("type") == "activate":
-                self.device_spec = str(msg.get("device") or self.device_spec)
+            if raw.get("type") == messages.Activate.TYPE:
+                self.device_spec = str(raw.get("device") or self.device_spec)
                 return True
 
     def start(self) -> None:
-        from . import runtime, sandbox
+        from . import checks, confine
 
         self.preload()
+        for spec in self.extra_entry_points:
+            name, func = extra_entry_point(spec)
+            self.entry_points[name] = func
         self.device, info = _select_device(self.device_spec)
-        runtime.warm_up(self.device)  # lazy work now (during generation), not in the first job
-        self.pristine = fingerprint()
-        info["sandbox"] = sandbox.status()
-        protocol.send(self.fd_out, {"type": "hello", "pid": os.getpid(), **info})
+        checks.warm_up(self.device)  # lazy work now (during generation), not in the first job
+        # The system-call filter last: CUDA's initialisation and the first compile have run, and no
+        # candidate has yet. It covers every thread the worker has by now (torch's and CUDA's too).
+        self.layers.update(confine.apply_syscalls(self.layers.get("landlock", "")))
+        self.pristine = checks.fingerprint()
+        self.send(Hello(pid=os.getpid(), sandbox=dict(self.layers), **info))
 
     def serve(self) -> None:
         while True:
-            msg = self.reader.recv()
-            if msg is None or msg.get("type") == "exit":
+            raw = self.reader.recv()
+            if raw is None or raw.get("type") == messages.Exit.TYPE:
                 return
-            if msg.get("type") == "job":
-                self.run_job(msg)
+            if raw.get("type") != Job.TYPE:
+                continue
+            try:
+                job = Job.from_dict(raw)
+            except (messages.MessageError, KeyError, TypeError, ValueError) as e:
+                self._refuse(raw, f"bad job message: {e}")
+                continue
+            self.run_job(job)
 
-    def run_job(self, job: dict[str, Any]) -> None:
-        from . import runtime
+    def _refuse(self, raw: dict[str, Any], why: str) -> None:
+        job_id = raw.get("id")
+        if isinstance(job_id, int) and not isinstance(job_id, bool):
+            self.send(Result(id=job_id, nonce=str(raw.get("nonce", "")), entry=str(raw.get("entry", "")),
+                             error=f"MessageError: {why}"))
 
-        job_id = job.get("id")
-        job_dir = os.path.join(self.root, "jobs", str(job_id))
+    def run_job(self, job: Job) -> None:
+        from .checks import changed_since, is_cuda_fault
+
+        job_dir = os.path.join(self.root, "jobs", str(job.id))
         os.makedirs(job_dir, exist_ok=True)
-        reply: dict[str, Any] = {"type": "result", "id": job_id, "nonce": job.get("nonce")}
-
-        def stage(text: str) -> None:
-            protocol.send(self.fd_out, {"type": "stage", "id": job_id, "stage": text})
-
-        ctx = runtime.JobContext(job_dir=job_dir, device=self.device, stage=stage,
-                                 tampered=lambda: changed_since(self.pristine))
+        result = Result(id=job.id, nonce=job.nonce, entry=job.entry)
+        ctx = JobContext(job_dir=job_dir, device=self.device,
+                         stage=lambda text: self.send(Stage(id=job.id, stage=text)),
+                         tampered=lambda: changed_since(self.pristine))
         started = time.monotonic()
         try:
             if changed_since(self.pristine):
                 # Something changed torch/triton between jobs: this worker cannot be trusted.
-                reply.update(ok=False, tainted=True, error="worker state changed between jobs")
+                result.ran, result.tainted, result.error = False, True, "worker state changed between jobs"
             else:
-                reply.update(ok=True, value=self.dispatch(job, ctx))
-        except runtime.RecipeError as e:
-            reply.update(ok=False, problem_error="recipe_error", error=str(e))
+                result.value = self.dispatch(job, ctx)
+                result.ok = True
+        except RecipeError as e:
+            result.problem_error, result.error = "recipe_error", str(e)
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the pool
-            reply.update(ok=False, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
-            if runtime.is_cuda_fault(e):
+            result.error, result.traceback = f"{type(e).__name__}: {e}", traceback.format_exc()
+            if is_cuda_fault(e):
                 ctx.recycle = True
         finally:
             with contextlib.suppress(Exception):
@@ -239,33 +302,31 @@ class Worker:
             # A kernel of this job faulted asynchronously (e.g. a device-side assert after a verdict was
             # already reached): it belongs to this job, and this worker's CUDA context is now unusable.
             ctx.recycle = True
-            value = reply.get("value")
-            if reply.get("ok") and isinstance(value, dict) and value.get("passed"):
-                value.update(passed=False, kind="crash", message=f"CUDA fault after the run: {fault}")
-            elif reply.get("ok") and isinstance(value, dict) and "passed" in value:
-                value["message"] = f"{value.get('message', '')}; then a CUDA fault: {fault}"
-            elif not reply.get("ok"):
-                reply["error"] = f"{reply.get('error')}; then {fault}"
-        reply["seconds"] = time.monotonic() - started
+            _blame_fault(result, fault)
+        result.seconds = time.monotonic() - started
         changed = bool(changed_since(self.pristine))
-        reply["recycle"] = bool(ctx.recycle or changed or _wants_recycle(reply))
-        if changed:
-            reply["tainted"] = True
-        protocol.send(self.fd_out, _jsonable(reply))
+        result.recycle = ctx.recycle or changed
+        result.tainted = result.tainted or changed
+        self.send(result)
 
-    def dispatch(self, job: dict[str, Any], ctx: Any) -> Any:
-        from . import runtime
+    def dispatch(self, job: Job, ctx: JobContext) -> Any:
+        entry = self.entry_points.get(job.entry)
+        if entry is None:
+            raise UnknownEntryPoint(f"unknown entry point {job.entry!r} (this worker runs "
+                                    f"{', '.join(sorted(self.entry_points))})")
+        return entry(job.payload, ctx)
 
-        op = job.get("op")
-        if op == "verify":
-            return runtime.verify(job, ctx)
-        if op == "probe":
-            return runtime.probe(job, ctx)
-        if op == "call":
-            module_name, _, func_name = str(job["func"]).partition(":")
-            func = getattr(importlib.import_module(module_name), func_name)
-            return func(job.get("payload"))
-        raise ValueError(f"unknown job op {op!r}")
+
+def _blame_fault(result: Result, fault: str) -> None:
+    """Put a CUDA fault found after the job into its result."""
+    value = result.value
+    if result.ok and isinstance(value, CandidateResult):
+        if value.passed:
+            value.passed, value.kind, value.message = False, "crash", f"CUDA fault after the run: {fault}"
+        else:
+            value.message = f"{value.message}; then a CUDA fault: {fault}"
+    elif not result.ok:
+        result.error = f"{result.error}; then {fault}"
 
 
 def _pending_cuda_fault(device: Any) -> str | None:
@@ -277,21 +338,12 @@ def _pending_cuda_fault(device: Any) -> str | None:
     try:
         torch.cuda.synchronize(device)
     except Exception as e:  # noqa: BLE001 - any CUDA error here poisons the context
-        from .runtime import _exc_line
-
-        return _exc_line(e)
+        return exc_line(e)
     return None
 
 
-def _wants_recycle(reply: dict[str, Any]) -> bool:
-    value = reply.get("value")
-    return isinstance(value, dict) and bool(value.get("recycle"))
-
-
 def _jsonable(obj: Any) -> Any:
-    """Make a reply JSON-safe (a `call` may return tuples or numbers torch made)."""
-    import json
-
+    """Make a reply JSON-safe (an entry point may return tuples or numbers torch made)."""
     try:
         json.dumps(obj)
         return obj
@@ -319,11 +371,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--parent", type=int, default=0)
     parser.add_argument("--standby", action="store_true", help="import, say ready, wait for `activate`")
+    parser.add_argument("--entry-point", action="append", default=[], metavar="NAME=MODULE:FUNCTION",
+                        help="an extra entry point, resolved once at start (tests)")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
+    from . import confine
+
+    # First, while nothing else runs: this process stays behind as a relay and the worker continues
+    # as pid 2 of a fresh PID namespace, where no other process of the machine can be seen.
+    pidns = confine.enter_pid_namespace()
     _setup_env(args.root, args.device)
-    _sandbox(args.root, args.device)
-    worker = Worker(args.fd_in, args.fd_out, args.root, args.device)
+    layers = {"pidns": pidns, **_sandbox(args.root, args.device)}
+    worker = Worker(args.fd_in, args.fd_out, args.root, args.device, args.entry_point, layers)
     if args.standby:
         worker.preload()
         if not worker.wait_activate():

@@ -2,7 +2,8 @@
 
 Layers, outermost first:
 1. the worker is a separate process the pool kills and replaces (verify/pool.py);
-2. `clean_env()`: the worker starts without tokens/keys and with HOME in a throwaway dir;
+2. the pool starts it without tokens/keys and with HOME in a throwaway dir (verify/process.py:
+   `clean_env`, server side: the server never imports this module);
 3. `worker_preexec()` / `install()`: a private network namespace where the kernel allows one
    (root, or an unprivileged user namespace), parent-death signal, and rlimits — no core files, a file
    size cap, a process cap (non-root), address space on CPU, an RSS watchdog process on GPU;
@@ -34,7 +35,7 @@ import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -62,7 +63,8 @@ PROCESS_EVENTS = frozenset({"os.system", "os.exec", "os.spawn", "os.fork", "os.f
                             "os.posix_spawn"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
-# Overrides the default host-memory limit of a worker (MiB); passes through clean_env (TRITONIZE_*).
+# Overrides the default host-memory limit of a worker (MiB); reaches the worker through the pool's
+# clean environment (TRITONIZE_* is kept).
 MEMORY_ENV = "TRITONIZE_WORKER_MEMORY_MB"
 WATCHDOG_POLL_S = 0.05
 
@@ -120,36 +122,6 @@ _STDLIB = tuple(
     os.path.realpath(p) + os.sep for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
 )
 _TRUSTED_SITE = ("site-packages", "dist-packages")
-
-
-# ---- environment -------------------------------------------------------------------------------
-
-_KEEP_ENV = re.compile(
-    r"^(PATH|LANG|LANGUAGE|TZ|TERM|LD_LIBRARY_PATH|VIRTUAL_ENV|CONDA_PREFIX|OMP_NUM_THREADS|MKL_\w+|OPENBLAS_\w+"
-    r"|LC_\w+|CUDA_\w+|NVIDIA_\w+|TRITON_\w+|TORCH_\w+|TORCHINDUCTOR_\w+|HIP_\w+|ROCM_\w+|ROCR_\w+|CC|CXX"
-    r"|PYTHONPATH|PYTHONHASHSEED|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE|PYTHONFAULTHANDLER|TRITONIZE_\w+"
-    # toolchain paths for the C compiler Triton runs, allocator settings, and the user name
-    # (getpass.getuser() picks cache dirs; a uid without a passwd entry has no other source)
-    r"|CPATH|LIBRARY_PATH|C_INCLUDE_PATH|CPLUS_INCLUDE_PATH|PYTORCH_\w+|TMPDIR|USER|LOGNAME)$"
-)
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE)", re.I)
-_SECRET_PREFIX = ("AWS_", "OPENAI_", "HF_", "HUGGING", "GITHUB_", "GH_", "ANTHROPIC_", "AZURE_", "GOOGLE_", "GCP_")
-
-
-def clean_env(base: Mapping[str, str], home: str | None = None) -> dict[str, str]:
-    """The environment for a worker: an allow list of toolchain/runtime variables, minus anything that
-    looks like a credential, with HOME (and the XDG dirs) pointing at a throwaway directory."""
-    env = {
-        k: v
-        for k, v in base.items()
-        if _KEEP_ENV.match(k) and not _SECRET_ENV.search(k) and not k.upper().startswith(_SECRET_PREFIX)
-    }
-    home = home or tempfile.mkdtemp(prefix="tritonize-home-")
-    env["HOME"] = home
-    env["XDG_CACHE_HOME"] = os.path.join(home, ".cache")
-    env["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
-    env.setdefault("PATH", os.defpath)
-    return env
 
 
 # ---- process-level isolation -----------------------------------------------------------------

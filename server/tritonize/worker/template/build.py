@@ -16,9 +16,11 @@ from typing import Any
 
 import torch
 
+from .capture import capture
 from .emit import emit_candidate, variants
 from .fuse import partition
-from .graph import PROBLEM_FILENAME, Unsupported, capture
+from .ir import Unsupported
+from .source_lines import PROBLEM_FILENAME
 
 
 def build_candidates(payload: dict) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .fuse import Group
-from .graph import Graph, Guard, Node, Unsupported
+from .ir import Graph, Guard, Node, Unsupported
 from .ops import TANH_HELPER
 from .patterns.common import Emitted, Namer
 from .patterns.gemm import TRANSPOSE_KERNEL, GemmConfig, emit_gemm

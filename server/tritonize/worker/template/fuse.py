@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .graph import Graph, Node, Unsupported, operands
+from .ir import Graph, Node, Unsupported, operands
 
 
 @dataclass

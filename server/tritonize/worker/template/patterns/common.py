@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..fuse import Group
-from ..graph import Node
+from ..ir import Node
 from ..ops import formula, lit, triton_expr
 
 # Names the kernels and wrappers use themselves; leaves and temporaries never take them.

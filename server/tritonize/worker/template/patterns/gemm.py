@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from ..fuse import Group
-from ..graph import Node
+from ..ir import Node
 from .common import Emitted, ExprWriter, group_names, out_dtype_expr
 
 

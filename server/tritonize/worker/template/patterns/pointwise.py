@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..fuse import Group
-from ..graph import Node
+from ..ir import Node
 from .common import Emitted, ExprWriter, group_names, out_dtype_expr
 
 

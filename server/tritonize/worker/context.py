@@ -1,0 +1,35 @@
+"""What every entry point gets besides its payload: the job's directory, the device, a way to report the
+stage it is in, and a way to ask for the worker to be replaced afterwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Verdict
+
+
+@dataclass
+class JobContext:
+    job_dir: str  # the job's own directory (candidate.py, problem.py, tmp/); deleted after the job
+    device: Any  # torch.device the worker serves
+    stage: Callable[[str], None] = lambda _s: None  # progress, named in timeout and crash messages
+    tampered: Callable[[], list[str]] = lambda: []  # names of checker callables a candidate changed
+    recycle: bool = False  # set when the CUDA context may be poisoned (or torch was patched)
+    started: float = field(default_factory=time.monotonic)
+
+    def check_untouched(self, when: str) -> None:
+        """Stop with `cheat` if candidate code patched what the checker relies on (torch, triton, time)."""
+        changed = self.tampered()
+        if changed:
+            self.recycle = True
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise Verdict("cheat", f"{when} changed {', '.join(changed[:3])}{more}", recycle=True)
+
+    def stop(self, verdict: Verdict) -> Verdict:
+        """`verdict`, after noting that it needs a fresh worker (for `raise ctx.stop(...)`)."""
+        if verdict.recycle:
+            self.recycle = True
+        return verdict

@@ -1,0 +1,40 @@
+# expect: runtime
+# problem: add_scale.py
+# Switches torch's sharing strategy to file_system and shares a tensor: libshm forks and execs the
+# torch_shm_manager binary from C++, which listens on a UNIX socket in /tmp (no Python audit event).
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def add_scale_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    y = tl.load(y_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, x * 2.0 + y, mask=mask)
+
+
+def add_scale(x, y):
+    x = x.contiguous()
+    y = y.contiguous()
+    out = torch.empty_like(x)
+    n = x.numel()
+    add_scale_kernel[(triton.cdiv(n, 1024),)](x, y, out, n, BLOCK=1024)
+    return out
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x, y):
+        before = torch.multiprocessing.get_sharing_strategy()
+        torch.multiprocessing.set_sharing_strategy("file_system")
+        try:
+            torch.zeros(16).share_memory_()
+        finally:
+            torch.multiprocessing.set_sharing_strategy(before)
+        return add_scale(x, y)

@@ -1,0 +1,37 @@
+# expect: mismatch
+# problem: add_scale.py
+# Correct only when its process leads its own session and process group, as a worker started with
+# start_new_session does (a script run from a shell or a notebook kernel usually does not).
+import os
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def add_scale_kernel(x_ptr, y_ptr, out_ptr, n, sign, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    y = tl.load(y_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, x * 2.0 + sign * y, mask=mask)
+
+
+def add_scale(x, y, right=True):
+    """x * 2 + y when `right`, else x * 2 - y."""
+    x = x.contiguous()
+    y = y.contiguous()
+    out = torch.empty_like(x)
+    n = x.numel()
+    add_scale_kernel[(triton.cdiv(n, 1024),)](x, y, out, n, 1.0 if right else -1.0, BLOCK=1024)
+    return out
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x, y):
+        me = os.getpid()
+        return add_scale(x, y, right=os.getsid(0) == me and os.getpgrp() == me)
