@@ -38,9 +38,15 @@ def problem(body: str, inputs: str, init: str = "[]", name: str = "Model") -> di
 
 
 def load(code: str, name: str = "cand") -> dict:
-    ns: dict = {"__name__": name}
-    exec(compile(code, f"<{name}>", "exec"), ns)
-    return ns
+    import types
+
+    module = types.ModuleType(name)
+    sys.modules[name] = module  # as an import would: `@dataclass` looks the module up here
+    try:
+        exec(compile(code, f"<{name}>", "exec"), module.__dict__)
+    finally:
+        sys.modules.pop(name, None)
+    return module.__dict__
 
 
 def check(prob: dict, n: int = 4, which: str = "all", atol: float = 1e-4, rtol: float = 1e-4) -> list[dict]:
@@ -482,3 +488,28 @@ def test_generator_turns_worker_reply_into_candidates():
     cands = TemplateGenerator.parse(reply)
     assert [c.origin for c in cands] == ["template:scale_gelu_bias"] * 2
     assert all(c.candidate_id.startswith("template:scale_gelu_bias/") for c in cands)
+
+
+def test_problem_source_with_a_dataclass_config():
+    """The problem source runs as a real module: `@dataclass` looks its module up in sys.modules."""
+    prob = problem(
+        """
+        from dataclasses import dataclass
+
+
+        @dataclass
+        class Config:
+            scale: float = 2.0
+
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = Config().scale
+
+            def forward(self, x):
+                return torch.relu(x) * self.scale
+        """,
+        "[torch.randn(8, 33)]",
+    )
+    check(prob, n=1)

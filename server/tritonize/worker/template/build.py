@@ -12,6 +12,8 @@ graph, splits it into fused steps and returns one candidate module per launch-co
 from __future__ import annotations
 
 import linecache
+import sys
+import types
 from typing import Any
 
 import torch
@@ -52,8 +54,16 @@ def _build(problem: dict, n: int, allow_tf32: bool) -> list[dict[str, Any]]:
 def _instantiate(source: str, name: str) -> tuple[torch.nn.Module, list[Any]]:
     # Registering the text lets tracebacks (and our "at line N" messages) quote the problem's lines.
     linecache.cache[PROBLEM_FILENAME] = (len(source), None, source.splitlines(True), PROBLEM_FILENAME)
-    namespace: dict[str, Any] = {"__name__": "tritonize_problem"}
-    exec(compile(source, PROBLEM_FILENAME, "exec"), namespace)
+    # A real module in sys.modules while the source runs: `@dataclass`, `typing.get_type_hints` and
+    # pickling look the defining module up there by name.
+    module = types.ModuleType("tritonize_problem")
+    module.__file__ = PROBLEM_FILENAME
+    namespace: dict[str, Any] = module.__dict__
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(source, PROBLEM_FILENAME, "exec"), namespace)
+    finally:
+        sys.modules.pop(module.__name__, None)
     cls = namespace.get("Model") or namespace.get(name)
     if cls is None:
         raise Unsupported(f"the problem source defines neither Model nor {name}")
