@@ -123,6 +123,33 @@ async def test_edit_refused_when_document_changed_meanwhile(profile: str, tmp_pa
         assert not client.applied_edits
 
 
+@needs_template
+async def test_sibling_placement_edits_the_open_buffer_not_the_disk(tmp_path: pathlib.Path):
+    """`placement: "sibling"` with `<module>_triton.py` open and unsaved: the edit is computed from
+    the buffer (not the stale file on disk) and pinned to the buffer's version."""
+    path = copy_fixture(tmp_path, "fused_activation.py", EXAMPLE)
+    sibling = tmp_path / "fused_activation_triton.py"
+    sibling.write_text("# stale, on disk\n")
+    unsaved = '"""Hand-kept kernels 🚀."""\n\nimport torch\n\nKEEP = "🚀🚀"  # unsaved 🚀'
+    settings = {"tritonize": {**QUICK["tritonize"], "placement": "sibling"}}
+    async with session("vscode", tmp_path, init_options=settings) as client:
+        uri = open_doc(client, path)
+        sibling_uri = sibling.as_uri()
+        client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+            uri=sibling_uri, language_id="python", version=7, text=unsaved)))
+        edit, _ = await convert(client, "vscode", uri, line_of(path, "class FusedGeluScale"))
+        assert edit is not None, [m.message for m in client.messages]
+        (change,) = edit.document_changes  # no CreateFile: the buffer exists
+        assert change.text_document.uri == sibling_uri and change.text_document.version == 7
+        (text_edit,) = change.edits
+        last = unsaved.splitlines()[-1]
+        assert text_edit.range == lsp.Range(lsp.Position(0, 0), lsp.Position(4, len(last) + 3))  # 🚀 = 2 units
+        new = text_edit.new_text
+        assert new.startswith('"""Hand-kept kernels 🚀."""') and 'KEEP = "🚀🚀"  # unsaved 🚀\n' in new
+        assert "stale" not in new and "class FusedGeluScaleTriton(nn.Module)" in new
+        compile(new, str(sibling), "exec")
+
+
 @pytest.mark.parametrize("how", ["progress", "request"])
 async def test_cancel_stops_the_conversion_and_its_workers(how: str, tmp_path: pathlib.Path):
     profile = "vscode"

@@ -5,7 +5,7 @@ used as the editor has it, unsaved edits included) and a candidate (code, or a f
 verifier runs on the server's warm worker pool (`pipeline.verify_one`, through convert_job.py), and
 the answer is the `CandidateResult` as JSON plus what it was checked under (the same object
 `tritonize verify --json` prints). Pure helpers here, run in the language server process;
-server.py wires them to the request, progress and cancellation.
+verification.py wires them to the request, progress and cancellation.
 """
 
 from __future__ import annotations

@@ -154,6 +154,9 @@ class Plan:
     tools: list[str] = field(default_factory=list)  # executables it may run (resolved by `default_plan`)
     tool_dirs: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)  # device files it may open read-write
+    # The process's own /proc/<pid> (resolved when the plan is made): the CUDA driver writes there
+    # while it starts (without it cuInit fails with "OS call failed", seen on an H200 host).
+    own_proc: str = ""
 
 
 def disabled() -> set[str]:
@@ -214,6 +217,9 @@ def _resolve(paths: Iterable[str]) -> list[str]:
 
 def _tool_paths(path_env: str) -> list[str]:
     found = [shutil.which(name, path=path_env) for name in TOOLS]
+    found += [os.environ.get("CC", ""), os.environ.get("CXX", "")]
+    # a wrapper script's interpreter (exec of the script opens it with execute access too)
+    found += [_interpreter(p) for p in list(found) if p]
     for d in _triton_tool_dirs() + [os.environ.get("TRITON_PTXAS_PATH", "")]:
         if os.path.isdir(d):
             found += [os.path.join(d, f) for f in os.listdir(d)]
@@ -223,6 +229,39 @@ def _tool_paths(path_env: str) -> list[str]:
     found += ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
               "/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1"]
     return _resolve(p for p in found if p)
+
+
+SYSTEM_PREFIXES = ("/", "/usr", "/usr/local", "/bin", "/sbin", "/usr/bin", "/usr/sbin")
+
+
+def _interpreter(path: str) -> str | None:
+    """The program a `#!` script names (exec needs execute access on it too)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n", 1)[0].split()
+    if not words:
+        return None
+    prog = os.fsdecode(words[0])
+    if os.path.basename(prog) == "env" and len(words) > 1:  # #!/usr/bin/env bash
+        return shutil.which(os.fsdecode(words[1]))
+    return prog
+
+
+def _toolchain_dirs(tools: list[str]) -> list[str]:
+    """Where a compiler found outside the system prefixes keeps its own programs (cc1, as, ld…):
+    /opt/gcc/bin/gcc → /opt/gcc. System compilers get TOOL_DIRS instead (granting /usr would grant
+    every program on the machine)."""
+    roots = []
+    for tool in tools:
+        root = os.path.dirname(os.path.dirname(tool))
+        if root not in SYSTEM_PREFIXES and os.path.basename(os.path.dirname(tool)) == "bin":
+            roots.append(root)
+    return _resolve(roots)
 
 
 def _device_paths() -> list[str]:
@@ -237,8 +276,11 @@ def default_plan(write_roots: Iterable[str]) -> Plan:
     roots = _resolve(write_roots)
     read_extra = _resolve([*sys.path, sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
                            os.getcwd(), *roots])
-    return Plan(write_roots=roots, read_extra=read_extra, tools=_tool_paths(os.environ.get("PATH", os.defpath)),
-                tool_dirs=_resolve(TOOL_DIRS), devices=_device_paths())
+    own_proc = os.path.realpath("/proc/self")
+    tools = _tool_paths(os.environ.get("PATH", os.defpath))
+    return Plan(write_roots=roots, read_extra=read_extra, tools=tools,
+                tool_dirs=_resolve(TOOL_DIRS) + _toolchain_dirs(tools), devices=_device_paths(),
+                own_proc=own_proc if own_proc != "/proc/self" else "")
 
 
 # ---- Landlock ---------------------------------------------------------------------------------------
@@ -317,6 +359,8 @@ def landlock(plan: Plan, libc: ctypes.CDLL | None = None) -> str:
             granted += _add_path_rule(libc, ruleset, p, READ | WRITE, handled)
         for p in plan.devices:
             granted += _add_path_rule(libc, ruleset, p, READ | FS_WRITE_FILE | FS_IOCTL_DEV | FS_TRUNCATE, handled)
+        if plan.own_proc:
+            granted += _add_path_rule(libc, ruleset, plan.own_proc, READ | FS_WRITE_FILE | FS_TRUNCATE, handled)
         for p in plan.tools:
             granted += _add_path_rule(libc, ruleset, p, FS_EXECUTE | FS_READ_FILE, handled)
         for p in plan.tool_dirs:
