@@ -42,7 +42,11 @@ PROBE = textwrap.dedent(
     attempt("server_environ", lambda: open(f"/proc/{server_pid}/environ", "rb").read())
     attempt("signal_server", lambda: os.kill(server_pid, 0))
     attempt("fork", lambda: os.fork() or os._exit(0))
-    attempt("exec_shell", lambda: subprocess.run(["/bin/sh", "-c", "true"], check=True))
+    attempt("exec_python", lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    own = os.path.join(root, "mytool")
+    open(own, "wb").write(open("/bin/true", "rb").read())
+    os.chmod(own, 0o755)
+    attempt("exec_own_program", lambda: subprocess.run([own], check=True))
     attempt("socket_unix", lambda: socket.socket(socket.AF_UNIX))
     attempt("socket_inet", lambda: socket.socket(socket.AF_INET))
     attempt("socket_vsock", lambda: socket.socket(socket.AF_VSOCK))
@@ -97,8 +101,8 @@ def test_all_layers_refuse_escapes_that_skip_python(tmp_path):
     assert seen["cc"] == "allowed", "Triton's C compiler must still run"
     # what it must not
     assert data["marker_written"] is False
-    for name in ("write_outside", "sqlite_outside", "fork", "exec_shell", "socket_unix", "socket_inet",
-                 "socket_vsock", "signal_server", "server_environ"):
+    for name in ("write_outside", "sqlite_outside", "fork", "exec_python", "exec_own_program", "socket_unix",
+                 "socket_inet", "socket_vsock", "signal_server", "server_environ"):
         assert seen[name] != "allowed", f"{name} was allowed: {seen}"
     if os.geteuid() == 0:
         assert status["pidns"].startswith("own PID"), status
@@ -129,7 +133,7 @@ def test_without_seccomp_landlock_still_holds(tmp_path):
     status, seen = data["status"], data["seen"]
     assert status["seccomp"].startswith("off") and status["pidns"].startswith("off"), status
     assert data["marker_written"] is False
-    assert seen["exec_shell"] != "allowed"
+    assert seen["exec_python"] != "allowed" and seen["exec_own_program"] != "allowed"
     assert seen["fork"] == "allowed"  # fork is seccomp's to stop
     if _landlock_abi() >= 6:
         assert seen["signal_server"] != "allowed"

@@ -195,14 +195,28 @@ def _no_new_privs(libc: ctypes.CDLL) -> bool:
 # ---- the plan ---------------------------------------------------------------------------------------
 
 
-def _triton_tool_dirs() -> list[str]:
-    """Triton ships ptxas & co. in its own package: find it without importing triton."""
+def _package_root(name: str) -> str | None:
     with contextlib.suppress(ImportError, ValueError):
-        spec = importlib.util.find_spec("triton")
+        spec = importlib.util.find_spec(name)  # finds the package without importing it
         if spec is not None and spec.submodule_search_locations:
-            root = list(spec.submodule_search_locations)[0]
-            return [os.path.join(root, "backends", b, "bin") for b in ("nvidia", "amd")]
-    return []
+            return list(spec.submodule_search_locations)[0]
+    return None
+
+
+def _triton_tool_dirs() -> list[str]:
+    """Where pip-installed GPU toolchains keep ptxas & co.: Triton's backends, torch's own bin/ (newer
+    Tritons use the ptxas torch ships), and the nvidia-* CUDA wheels (nvidia/cuda_nvcc/bin)."""
+    dirs = []
+    triton = _package_root("triton")
+    if triton:
+        dirs += [os.path.join(triton, "backends", b, "bin") for b in ("nvidia", "amd")]
+    torch = _package_root("torch")
+    if torch:
+        dirs.append(os.path.join(torch, "bin"))
+    nvidia = _package_root("nvidia")
+    if nvidia and os.path.isdir(nvidia):
+        dirs += [os.path.join(nvidia, d, "bin") for d in sorted(os.listdir(nvidia))]
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def _resolve(paths: Iterable[str]) -> list[str]:
@@ -220,7 +234,7 @@ def _tool_paths(path_env: str) -> list[str]:
     found += [os.environ.get("CC", ""), os.environ.get("CXX", "")]
     # a wrapper script's interpreter (exec of the script opens it with execute access too)
     found += [_interpreter(p) for p in list(found) if p]
-    for d in _triton_tool_dirs() + [os.environ.get("TRITON_PTXAS_PATH", "")]:
+    for d in _triton_tool_dirs() + [os.environ.get("TRITON_PTXAS_PATH", ""), os.environ.get("TRITON_PTXAS_BLACKWELL_PATH", "")]:
         if os.path.isdir(d):
             found += [os.path.join(d, f) for f in os.listdir(d)]
         elif d:
