@@ -21,6 +21,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # procs.py, which harness uses
 sys.path.insert(0, os.path.join(ROOT, "server"))
 
 import harness  # noqa: E402

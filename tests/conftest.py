@@ -50,3 +50,15 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def python_exe() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="module")
+def gpu_pool(settings):
+    """A started WorkerPool on the GPU, shaped by the test module's own `settings` fixture, closed
+    after the module (tests/worker: the verifier's and the Inductor generator's GPU tests)."""
+    from tritonize.verify.pool import WorkerPool
+
+    pool = WorkerPool(settings)
+    pool.start()
+    yield pool
+    pool.close()

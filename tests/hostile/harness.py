@@ -21,6 +21,8 @@ import re
 import time
 from dataclasses import dataclass
 
+import procs  # tests/procs.py: the one place that walks /proc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES_DIR = os.path.join(HERE, "cases")
 PROBLEMS_DIR = os.path.join(HERE, "problems")
@@ -153,40 +155,5 @@ def markers() -> set[str]:
     return set(glob.glob(MARKER_GLOB))
 
 
-def descendants(pid: int) -> list[int]:
-    """Live (non-zombie) processes below `pid`."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] == "Z":
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def session_members(sids: set[int]) -> list[int]:
-    """Processes still alive in the sessions the workers were started in (start_new_session)."""
-    alive = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) in sids:
-            alive.append(int(entry))
-    return alive
+descendants = procs.descendants
+session_members = procs.session_members

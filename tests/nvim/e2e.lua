@@ -1,6 +1,6 @@
 -- Headless end-to-end run of the tritonize Neovim plugin against the real server.
 --
--- Driven by tests/test_nvim.py: the JSON in $TRITONIZE_NVIM_TEST says which files to open, how
+-- Driven by tests/e2e/test_nvim.py: the JSON in $TRITONIZE_NVIM_TEST says which files to open, how
 -- to start the server and where to write the results. Every step records what it saw; the
 -- pytest side asserts on the JSON, so a failing step shows up with its context.
 

@@ -18,7 +18,6 @@ from . import GenerateContext, GeneratorSkipped
 from .inductor_export import ExportError, export
 
 CAPTURE_ENTRY = "inductor.capture"  # the worker entry point (worker/main.py: ENTRY_POINTS)
-CAPTURE_FUNC = CAPTURE_ENTRY  # the former name; tests/test_inductor_export.py still imports it
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
 MODES = ("default", "max-autotune-triton")

@@ -302,7 +302,9 @@ class WorkerPool:
         it starts (tests); jobs still name entry points only."""
         self.settings = settings
         self.log = log or (lambda _msg: None)
-        self.root = tempfile.mkdtemp(prefix="tritonize-verify-")
+        # An ordinary temporary name: the workers' HOME, cwd and caches live below it, and a candidate
+        # must not learn from them that it is being verified (worker/disguise.py).
+        self.root = tempfile.mkdtemp()
         self.closed = False
         self.launcher = Launcher(self.root, closed=lambda: self.closed, on_spawn=lambda: self._count("spawned"),
                                  entry_points=extra_entry_points)

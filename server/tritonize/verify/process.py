@@ -61,7 +61,7 @@ def clean_env(base: Mapping[str, str], home: str | None = None) -> dict[str, str
         for k, v in base.items()
         if _KEEP_ENV.match(k) and not _SECRET_ENV.search(k) and not k.upper().startswith(_SECRET_PREFIX)
     }
-    home = home or tempfile.mkdtemp(prefix="tritonize-home-")
+    home = home or tempfile.mkdtemp()  # an ordinary temporary name (worker/disguise.py)
     env["HOME"] = home
     env["XDG_CACHE_HOME"] = os.path.join(home, ".cache")
     env["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
@@ -97,9 +97,14 @@ def describe_exit(rc: int | None) -> str:
     return f"exited with status {rc}"
 
 
+# The file the worker imports a candidate from (worker/disguise.py: an ordinary name, `model.py`, in a
+# temporary directory of its own); `candidate.py` is what older workers wrote.
+CANDIDATE_FILE = re.compile(r'(?:/model|candidate)\.py", line (\d+)')
+
+
 def crash_location(tail: str) -> str:
     """`, at candidate line N` from a faulthandler/traceback dump (most recent call first)."""
-    m = re.search(r'candidate\.py", line (\d+)', tail)
+    m = CANDIDATE_FILE.search(tail)
     return f", at candidate line {m.group(1)}" if m else ""
 
 
@@ -274,6 +279,7 @@ class WorkerProcess:
         if self.proc is not None:  # anything the worker started in its process group goes too
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
+            _wait_group_gone(self.proc.pid)
         for fd in (self.fd_job, self.reader.fd if self.reader else -1):
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -283,6 +289,34 @@ class WorkerProcess:
         self.proc = None
         self.hello = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _wait_group_gone(pgid: int, timeout: float = 2.0) -> None:
+    """Wait until no live (non-zombie) process of the group is left. The pool reaps only the process it
+    started; with a PID namespace (worker/confine.py) that is a relay, and the namespace's init and the
+    worker itself, SIGKILLed with it, are still tearing down their memory for some milliseconds: a
+    retired worker should be gone when retire() returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.005)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 # ---- the standby ---------------------------------------------------------------------------------

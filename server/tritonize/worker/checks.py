@@ -4,15 +4,19 @@
 - the output does not alias the reference's output or the inputs, and the inputs were not modified;
 - the allocator is poisoned with NaN before each forward, so `torch.empty` garbage is not a previous result;
 - candidate code runs inside the sandbox guard: anything it refused makes the candidate a `cheat`;
-- torch compute ops seen at run time are a note, or `cheat` in strict mode;
-- a fingerprint of what the checker relies on (torch, triton, the clock) shows a candidate patching it;
+- torch compute ops, threads, tensor memory handed to numpy and dispatch switched off, seen at run time,
+  are notes, or `cheat` in strict mode (guards.Recorder);
+- a fingerprint of what the checker and the reference rely on (torch, nn classes, builtins, copy,
+  nn.Module's global hooks, triton, the clock, the recorder's wrappers) shows a candidate patching it;
 - errors after which the CUDA context is unusable, and Triton compile errors, are recognised.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import inspect
+import os
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +25,7 @@ import torch
 from ..report import Finding
 from . import sandbox
 from .errors import Verdict
-from .guards import TorchOpRecorder
+from .guards import THREAD_STARTERS, Recorder, checkpoint, install_thread_watch
 from .trees import tensors
 
 # ---- launch counting ----------------------------------------------------------------------------
@@ -30,7 +34,9 @@ _LAUNCHES = [0]
 
 
 def install_launch_hook() -> None:
-    """Count Triton kernel launches by wrapping the launcher that `kernel[grid](...)` calls.
+    """Count Triton kernel launches by wrapping the launcher that `kernel[grid](...)` calls, and check
+    at each launch that the recorder is still listening (guards.checkpoint: a sentinel inside forward).
+    Also wraps the thread starters (guards.install_thread_watch). Once per worker, at start.
 
     `KernelInterface.__getitem__` returns a proxy calling `self.run(grid=..., warmup=False, ...)`,
     and autotuners/heuristics end in the wrapped function's `run` too, so wrapping `run` on
@@ -38,6 +44,7 @@ def install_launch_hook() -> None:
     """
     from triton.runtime.jit import JITFunction
 
+    install_thread_watch()
     classes: list[type] = [JITFunction]
     try:
         from triton.runtime.interpreter import InterpretedFunction
@@ -53,6 +60,7 @@ def install_launch_hook() -> None:
         def run(self, *args, _original=original, **kwargs):
             if not kwargs.get("warmup", False):
                 _LAUNCHES[0] += 1
+                checkpoint("a Triton launch")
             return _original(self, *args, **kwargs)
 
         run._tritonize_counted = True  # type: ignore[attr-defined]
@@ -66,8 +74,8 @@ def launches() -> int:
 def warm_up(device: torch.device) -> None:
     """Pay one-time lazy work at worker start (first dispatch-mode entry, first kernels of the
     allocator), not in the first job. The recorder does not import torch._dynamo (guards.py)."""
-    with contextlib.suppress(Exception), TorchOpRecorder():
-        (torch.ones(2, device=device) + 1).sum()
+    with contextlib.suppress(Exception), Recorder():
+        (torch.ones(2, device=device) + 1).sum().tolist()
 
 
 # ---- aliasing and mutation ------------------------------------------------------------------------
@@ -178,75 +186,203 @@ def guarded(job_dir: str) -> Iterator[None]:
             raise Verdict("cheat", f"sandbox: {refused[0]}{more}")
 
 
-def torch_ops_finding(recorder: TorchOpRecorder, strict: bool) -> Finding | None:
-    """Torch compute ops that ran inside ModelNew.forward: a note, or `cheat` in strict mode."""
-    ops = getattr(recorder, "compute_ops", None)
-    if not ops:
-        return None
-    rule = "torch-fallback-runtime"
-    listed = recorder.describe() if hasattr(recorder, "describe") else ", ".join(sorted(ops))
-    message = f"ModelNew.forward ran torch compute ops: {listed}"
-    if strict:
+def recorder_findings(recorder: Recorder, where: str, strict: bool, forward: bool = True) -> list[Finding]:
+    """What the recorder saw while candidate code ran (`where`: "ModelNew.forward"): torch compute ops,
+    threads, tensor memory handed to numpy/Python, dispatch recording switched off. Notes, or `cheat`
+    in strict mode. Outside forward (construction, load_state_dict, finalizers) only threads count:
+    preparing weights with torch or numpy there computes nothing the comparison sees, but a thread
+    started there can compute during forward."""
+    found: list[tuple[str, str]] = []
+    if forward and recorder.compute_ops:
+        found.append(("torch-fallback-runtime", f"{where} ran torch compute ops: {recorder.describe()}"))
+    found += [(rule, f"{where} {text}") for rule, text in recorder.evasions() if forward or rule == "thread"]
+    if strict and found:
+        rule, message = found[0]
         raise Verdict("cheat", f"{rule}: {message} (strict mode)")
-    return Finding(rule=rule, message=message, fatal=False, line=None)
+    return [Finding(rule=rule, message=message, fatal=False, line=None) for rule, message in found]
 
 
 # ---- tampering ----------------------------------------------------------------------------------------
 
+# nn.Module's global hook tables: a hook registered here runs inside the reference's forward.
+GLOBAL_HOOK_TABLES = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                      "_global_backward_pre_hooks", "_global_forward_hooks_with_kwargs",
+                      "_global_forward_hooks_always_called", "_global_buffer_registration_hooks",
+                      "_global_module_registration_hooks", "_global_parameter_registration_hooks")
+TRITON_HOOKS = ("launch_enter_hook", "launch_exit_hook", "jit_cache_hook", "jit_post_compile_hook",
+                "kernel_load_start_hook", "kernel_load_end_hook", "add_stages_inspection_hook")
+
 
 def fingerprint() -> dict[str, Any]:
-    """Identity of the callables and global state the checker relies on, by name.
+    """Identity of the callables, tables and global state the checker (and the reference) relies on,
+    by name. A change between two snapshots means candidate code patched torch, triton, the clock,
+    builtins, copy, nn.Module's global hooks or the recorder's own wrappers. (Swapping a function's
+    `__code__` in place is refused by the sandbox.)
 
-    A change between two snapshots means candidate code patched torch, triton or the clock.
-    """
+    Namespaces are read with vars(): taking the fingerprint must not run an object a candidate planted
+    (a module `__getattr__`, a property). It is taken after every step of candidate code, so each
+    namespace is two C-level passes (its names, the ids of its values)."""
+    import builtins
+    import copy
+    import copyreg
+    import math
     import time as time_mod
 
     import torch.nn.functional as F
-    from triton.runtime import jit
+    import torch.nn.modules.module as module_mod
 
-    objs: dict[str, Any] = {}
-    for name in sorted(vars(F)):
-        value = getattr(F, name)
-        if callable(value):
-            objs[f"torch.nn.functional.{name}"] = value
-    for name in ("clone", "copy_", "to", "contiguous", "abs", "__sub__", "sub", "norm", "sum", "all", "any",
-                 "isnan", "data_ptr", "untyped_storage", "reshape", "argmax", "nonzero", "fill_", "zero_",
-                 "__eq__", "__ne__", "__or__", "__and__", "__invert__", "__getitem__", "__setitem__", "equal",
-                 "float", "double", "numel", "element_size", "item", "__bool__", "__float__", "__int__",
-                 "detach", "is_floating_point"):
-        objs[f"torch.Tensor.{name}"] = getattr(torch.Tensor, name, None)
-    for name in ("allclose", "isclose", "equal", "isfinite", "isnan", "where", "zeros_like", "empty", "randn",
-                 "rand", "manual_seed", "no_grad", "Tensor"):
-        objs[f"torch.{name}"] = getattr(torch, name, None)
-    for name in ("__call__", "_call_impl", "load_state_dict", "state_dict", "to"):
-        objs[f"torch.nn.Module.{name}"] = getattr(torch.nn.Module, name)
-    for name in ("synchronize", "Event", "empty_cache"):
-        objs[f"torch.cuda.{name}"] = getattr(torch.cuda, name)
-    for name in ("record", "elapsed_time"):
-        objs[f"torch.cuda.Event.{name}"] = getattr(torch.cuda.Event, name, None)
-    objs["triton JITFunction.run"] = jit.JITFunction.run
-    objs["triton KernelInterface.__getitem__"] = jit.KernelInterface.__getitem__
-    with contextlib.suppress(ImportError):
-        from triton.runtime.interpreter import InterpretedFunction
-
-        objs["triton InterpretedFunction.run"] = InterpretedFunction.run
-    for name in ("perf_counter", "perf_counter_ns", "time", "monotonic"):
-        objs[f"time.{name}"] = getattr(time_mod, name)
+    out: dict[str, Any] = {}
+    for label, space in (("torch.nn.functional", F), ("torch", torch), ("torch.nn", torch.nn), ("builtins", builtins),
+                         ("math", math), ("copy", copy), ("time", time_mod), ("torch.cuda", torch.cuda)):
+        out[label] = _ids(_callables(_without_dynamo_patches(space)), _Grows)
+    for label, cls in _classes():
+        out[label] = _ids(_without_dynamo_patches(cls))
+    out["triton"] = _ids(_triton_objects())
+    out["threads"] = _ids({f"{m.__name__}.{n}": vars(m).get(n) for m, n in THREAD_STARTERS})
     # torch._dynamo, imported lazily (e.g. by a TorchDispatchMode), wraps manual_seed once: compare
     # what is inside the wrapper.
-    objs["torch.manual_seed"] = inspect.unwrap(torch.manual_seed)
-    out: dict[str, Any] = {}
-    for name, o in objs.items():
-        code = getattr(o, "__code__", None)  # a function whose code object was swapped in place
-        out[name] = (id(o), id(code) if code is not None else None)
+    out["torch.manual_seed"] = id(_unwrapped(vars(torch)["manual_seed"]))
+    out["copy._deepcopy_dispatch"] = _ids(copy._deepcopy_dispatch)
+    # pickling reducers: libraries imported lazily (sympy) register theirs; deepcopy consults the table
+    # only for classes without __deepcopy__ (not tensors), so only a replaced entry counts
+    out["copyreg.dispatch_table"] = _ids(copyreg.dispatch_table, _Grows)
+    for name in GLOBAL_HOOK_TABLES:
+        table = vars(module_mod).get(name)
+        out[f"torch.nn.modules.module.{name}"] = (id(table), _ids(table) if type(table) in _DICTS else None)
     out["torch default dtype"] = torch.get_default_dtype()
     out["torch default device"] = str(torch.get_default_device())
     out["torch grad mode"] = torch.is_grad_enabled()
     out["torch deterministic algorithms"] = torch.are_deterministic_algorithms_enabled()
+    out["torch dispatch mode stack"] = torch._C._len_torch_dispatch_stack()
+    out["torch function mode stack"] = torch._C._len_torch_function_stack()
+    out["torch function handling"] = torch._C._is_torch_function_enabled()
+    out["torch Python dispatch key"] = torch._C._dispatch_tls_is_dispatch_key_excluded(torch._C.DispatchKey.Python)
     return out
 
 
+_DICTS = (dict, collections.OrderedDict)
+_CLASSES: list[tuple[str, type]] = []
+
+
+def _classes() -> list[tuple[str, type]]:
+    """Tensor and every nn.Module class in torch.nn, listed once (replacing one of them in torch.nn
+    shows in the torch.nn namespace; changing one shows in its own entry)."""
+    if not _CLASSES:
+        _CLASSES.extend((c.__name__, c) for c in (torch.Tensor, torch._C.TensorBase, torch.cuda.Event))
+        _CLASSES.extend((f"torch.nn.{name}", c) for name, c in vars(torch.nn).items()
+                        if issubclass(type(c), type) and issubclass(c, torch.nn.Module))
+    return _CLASSES
+
+
+class _Ids(tuple):
+    """(names, ids of the values): a namespace or table as two tuples built in C."""
+
+    __slots__ = ()
+
+
+class _Grows(_Ids):
+    """A module namespace: names added later are lazy imports, not tampering."""
+
+    __slots__ = ()
+
+
+def _ids(space: Any, kind: type[_Ids] = _Ids) -> _Ids:
+    return kind((tuple(space), tuple(map(id, space.values()))))
+
+
+# What torch._dynamo patches in a process once, the first time it is imported or compiles (the timing
+# baselines use torch.compile; so does the Inductor generator): it wraps torch.manual_seed (compared
+# unwrapped, separately) and Module.__init__/__setstate__ (to tag modules it has seen).
+_DYNAMO_MODULE_PATCHES = ("__init__", "__setstate__")
+_DYNAMO_FLAG = "___needs_generation_tag_patch"
+_MUTATION_GUARD = os.path.join("_dynamo", "mutation_guard.py")
+
+
+def _callables(space: Any) -> dict[str, Any]:
+    """A module's functions and classes; its data (flags such as torch.cuda._initialized, caches) may
+    change legitimately, and its submodules are fingerprinted on their own where it matters."""
+    return {k: v for k, v in list(space.items()) if callable(v) and not issubclass(type(v), types.ModuleType)}
+
+
+def _without_dynamo_patches(space: Any) -> Any:
+    """vars(space), with dynamo's own patches seen through (the function each one wraps)."""
+    if space is torch:
+        members = dict(vars(torch))
+        members.pop("manual_seed", None)
+        return members
+    if space is not torch.nn.Module:
+        return vars(space)
+    members = dict(vars(space))
+    members.pop(_DYNAMO_FLAG, None)
+    for name in _DYNAMO_MODULE_PATCHES:
+        members[name] = _dynamo_wrapped(members.get(name), name)
+    return members
+
+
+def _dynamo_wrapped(fn: Any, name: str) -> Any:
+    """The original `name` inside dynamo's patched_init/patched_setstate (a closure), else `fn` itself."""
+    if type(fn) is not types.FunctionType or not fn.__code__.co_filename.endswith(_MUTATION_GUARD):
+        return fn
+    for cell in fn.__closure__ or ():
+        inner = cell.cell_contents
+        if type(inner) is types.FunctionType and inner.__code__.co_name == name:
+            return inner
+    return fn
+
+
+def _unwrapped(o: Any) -> Any:
+    """The function inside `functools.wraps` wrappers (read from the wrappers' __dict__ only)."""
+    for _ in range(8):
+        if type(o) is not types.FunctionType or "__wrapped__" not in o.__dict__:
+            break
+        o = o.__dict__["__wrapped__"]
+    return o
+
+
+def _triton_objects() -> dict[str, Any]:
+    """The launcher the launch counter wraps, and the hooks Triton calls around compiles and launches."""
+    from triton.runtime import jit
+
+    objs = {"JITFunction.run": vars(jit.JITFunction).get("run"),
+            "KernelInterface.__getitem__": vars(jit.KernelInterface).get("__getitem__")}
+    with contextlib.suppress(ImportError):
+        from triton.runtime.interpreter import InterpretedFunction
+
+        objs["InterpretedFunction.run"] = vars(InterpretedFunction).get("run")
+    with contextlib.suppress(ImportError, AttributeError):
+        import triton
+
+        for name in TRITON_HOOKS:
+            objs[f"knobs.runtime.{name}"] = getattr(triton.knobs.runtime, name, None)
+    return objs
+
+
+def _diff(label: str, before: _Ids, after: Any) -> list[str]:
+    """Names in `before` whose value is gone or is another object now; names added since count too,
+    except in module namespaces, where lazy imports add attributes (`_Grows`)."""
+    if not isinstance(after, _Ids):
+        return [label]
+    now = dict(zip(*after, strict=True))
+    changed = [f"{label}.{_show_key(k)}" for k, ident in zip(*before, strict=True) if now.get(k, -1) != ident]
+    if type(before) is _Ids:
+        known = set(before[0])
+        changed += [f"{label}.{_show_key(k)} (added)" for k in after[0] if k not in known]
+    return changed  # empty: only names added to a module namespace, or the same names reordered
+
+
+def _show_key(key: Any) -> str:
+    """A pristine table key for a message (the keys compared were there at worker start)."""
+    return key if isinstance(key, str) else getattr(key, "__qualname__", None) or repr(key)
+
+
 def changed_since(pristine: dict[str, Any]) -> list[str]:
-    """Names whose identity or value differs from the snapshot taken at worker start."""
+    """Names whose identity or value differs from the snapshot taken at worker start ("torch.matmul",
+    "copy._deepcopy_dispatch.<class 'list'>")."""
     now = fingerprint()
-    return [name for name in pristine if now.get(name) != pristine[name]]
+    changed: list[str] = []
+    for label, before in pristine.items():
+        after = now.get(label)
+        if after == before:
+            continue
+        changed += _diff(label, before, after) if isinstance(before, _Ids) else [label]
+    return changed

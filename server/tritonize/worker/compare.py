@@ -134,8 +134,9 @@ def _compare_tensor(out: torch.Tensor, ref: torch.Tensor, tol: Tolerance, name: 
         n = int(bad_nonfinite.sum())
         flat = int(bad_nonfinite.reshape(-1).nonzero()[0])
         kind = "NaN" if bool(torch.isnan(o.reshape(-1)[flat])) else "Inf"
-        raise Verdict("mismatch", f"{name}: {kind} where the reference is finite ({n:,} of {ref.numel():,} "
-                      f"elements, first at {_index(name, flat, ref.shape)})")
+        raise Verdict("mismatch", f"{kind} at {_index(name, flat, ref.shape)} (the module gives "
+                      f"{_fmt(float(r.reshape(-1)[flat]))}; {n:,} of {ref.numel():,} elements {kind} where the "
+                      f"reference is finite)")
     atol, rtol = float(tol.atol), float(tol.rtol)
     close = torch.isclose(o, r, atol=atol, rtol=rtol, equal_nan=True)
     both_finite = torch.isfinite(o) & torch.isfinite(r)
@@ -154,7 +155,8 @@ def _compare_tensor(out: torch.Tensor, ref: torch.Tensor, tol: Tolerance, name: 
             raise Verdict("mismatch", f"{name}: {n_bad:,} of {ref.numel():,} elements differ in NaN/Inf "
                           f"pattern, first at {_index(name, flat, ref.shape)}")
         raise Verdict("mismatch", f"{n_bad:,} of {ref.numel():,} elements beyond atol={atol:g} rtol={rtol:g}, "
-                      f"max |Δ| {_fmt(max_abs)} at {worst}, rel err {_sci(rel)}", stats=stats)
+                      f"max |Δ| {_fmt(max_abs)} at {worst} (the module gives {_fmt(float(r.reshape(-1)[flat]))}), "
+                      f"rel err {_sci(rel)}", stats=stats)
     limit = rel_norm_limit(tol)
     ref_rms = ref_norm / math.sqrt(ref.numel())
     if rel > limit and ref_rms > atol * NOISE_FLOOR:

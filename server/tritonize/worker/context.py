@@ -13,7 +13,8 @@ from .errors import Verdict
 
 @dataclass
 class JobContext:
-    job_dir: str  # the job's own directory (candidate.py, problem.py, tmp/); deleted after the job
+    job_dir: str  # the job's own directory (problem.py); deleted after the job. A candidate is imported from
+    # a temporary directory of its own (candidate_module.py), which is its sandbox directory
     device: Any  # torch.device the worker serves
     stage: Callable[[str], None] = lambda _s: None  # progress, named in timeout and crash messages
     tampered: Callable[[], list[str]] = lambda: []  # names of checker callables a candidate changed

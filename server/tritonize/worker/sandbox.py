@@ -7,11 +7,18 @@ Layers, outermost first:
 3. `worker_preexec()` / `install()`: a private network namespace where the kernel allows one
    (root, or an unprivileged user namespace), parent-death signal, and rlimits — no core files, a file
    size cap, a process cap (non-root), address space on CPU, an RSS watchdog process on GPU;
-4. `guard(job_dir)`: Python audit hooks, active only while candidate code is imported and run, refuse
-   writes outside the job dir and the Triton cache, sockets, new processes (except Triton's own
+4. `guard(job_dir)`: Python audit hooks, active only while candidate code runs, refuse writes outside
+   the candidate's directory and the Triton cache, sockets, new processes (except Triton's own
    compiler tools), signals to other processes, ctypes / gc / frame access from candidate code,
-   reads of credential files and of other processes' /proc entries, and rlimit changes. Each refusal
-   raises PermissionError and is recorded; `violations()` lists them for the worker's `cheat` verdict.
+   reads of credential files, of other processes' /proc entries and of this process's command line,
+   environment and memory, and rlimit changes. Each refusal raises PermissionError and is recorded;
+   `violations()` lists them for the worker's `cheat` verdict.
+   "From candidate code" means candidate code anywhere below the call on the stack (`_origin`,
+   `_reaches_frames`): torch, numpy and the standard library are looked through, so a call laundered
+   through `torch.utils._pytree.tree_map` is still the candidate's. The exceptions are narrow: Triton
+   compiling or launching a kernel may start its compiler, a few library functions may look at
+   frames for their own bookkeeping, and a library being imported is its own business.
+5. Below Python, worker/confine.py (PID namespace, Landlock, seccomp) holds whatever this misses.
 
 Usage in the worker:
 
@@ -35,6 +42,7 @@ import sysconfig
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -53,8 +61,13 @@ SECRET_PATHS = ("/etc/shadow", "/etc/gshadow", "/root/.ssh")
 # Modules candidate code may not import at run time (static.py flags the import statements too).
 FORBIDDEN_IMPORTS = frozenset({"ctypes", "_ctypes", "gc", "socket", "_socket", "subprocess", "multiprocessing",
                                "pty", "tritonize", "importlib", "inspect", "cffi"})
-INTROSPECTIVE_ATTRS = frozenset({"__code__", "__globals__", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
-                                 "f_back", "f_locals", "f_globals"})
+# Attributes that hand out code or module globals: refused when candidate code reads them directly.
+INTROSPECTIVE_ATTRS = frozenset({"__code__", "__globals__"})
+# Attributes and calls that reach other frames or objects (the verifier's own locals: the reference's
+# output, its model): refused whenever candidate code is below them on the stack (`_reaches_frames`).
+FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals", "f_globals"})
+FRAME_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._getframe",
+                          "sys._current_frames", "sys._current_exceptions"})
 FS_EVENTS = frozenset({"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
                        "os.symlink", "os.truncate", "os.utime", "os.chflags", "os.lchflags", "os.setxattr",
                        "os.removexattr", "shutil.rmtree", "shutil.copyfile", "shutil.copymode", "shutil.copystat",
@@ -350,6 +363,8 @@ def guard(job_dir: str) -> Iterator[None]:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (budget if cpu_hard == resource.RLIM_INFINITY else min(budget, cpu_hard), cpu_hard))
     _state.violations = []
+    if len(_kinds) > 50_000:  # keyed by (file, job dir): old jobs' entries are dead weight
+        _kinds.clear()
     _state.job_dir = job_dir
     _state.active = True
     try:
@@ -399,7 +414,7 @@ def _check(event: str, args: tuple) -> None:
     elif event == "subprocess.Popen" or event == "os.posix_spawn":
         exe = args[0] if args and args[0] else (args[1][0] if len(args) > 1 and args[1] else "")
         name = os.path.basename(os.fsdecode(exe)) if exe else ""
-        if not (TRITON_TOOLS.match(name) and _caller_package() == "triton"):
+        if not (TRITON_TOOLS.match(name) and _origin() == "triton"):
             _refuse(f"{event}({_show(exe)}) (no child processes)")
     elif event in PROCESS_EVENTS:
         _refuse(f"{event}{_args(args)} (no child processes)")
@@ -410,18 +425,23 @@ def _check(event: str, args: tuple) -> None:
     elif event == "os.killpg":
         _refuse(f"os.killpg{_args(args)}")
     elif event.startswith("ctypes."):
-        if _caller_package() == "candidate":
+        if _origin() == "candidate":
             _refuse(f"{event} (no native memory access)")
-    elif event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._getframe", "sys._current_frames"):
-        if _direct_caller_is_candidate():
+    elif event in FRAME_EVENTS:
+        if _reaches_frames(event):
             _refuse(f"{event}() (no access to other objects or frames)")
-    elif event == "object.__getattr__" and len(args) > 1 and args[1] in INTROSPECTIVE_ATTRS:
-        if _direct_caller_is_candidate():
+    elif event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRS:
+        if _reaches_frames(args[1]):
             _refuse(f"access to .{args[1]}")
-    elif event in ("exec", "compile") and _direct_caller_is_candidate():
+    elif event == "object.__getattr__" and len(args) > 1 and args[1] in INTROSPECTIVE_ATTRS:
+        if _code_caller_is_candidate():
+            _refuse(f"access to .{args[1]}")
+    elif event == "object.__setattr__" and len(args) > 1 and args[1] == "__code__" and _origin() == "candidate":
+        _refuse("replacing a function's __code__")
+    elif event in ("exec", "compile") and _code_caller_is_candidate():
         _refuse(f"{event}() (no run-time code)")
     elif event == "import" and args and str(args[0]).split(".")[0] in FORBIDDEN_IMPORTS:
-        if _caller_package() == "candidate":
+        if _origin() == "candidate":
             _refuse(f"import {args[0]}")
     elif event in ("resource.setrlimit", "resource.prlimit", "sys.addaudithook", "sys.settrace", "sys.setprofile"):
         _refuse(f"{event}()")
@@ -442,7 +462,7 @@ def _check_open(path: object, mode: object, flags: object) -> None:
         return
     if real.startswith("/proc/"):
         if _secret(real):
-            _refuse(f"open({_show(p)}) (another process's memory or environment)")
+            _refuse(f"open({_show(p)}) (a process's command line, environment or memory)")
     elif _secret(real):
         _refuse(f"open({_show(p)}) (credential file)")
 
@@ -455,13 +475,18 @@ def _writable(path: str | bytes) -> bool:
     return any(real == r or real.startswith(r + os.sep) for r in roots if r)
 
 
+# This process's own /proc files that describe how it was started (the worker's command line and
+# environment say "verifier") or expose its memory. realpath() turns /proc/self into /proc/<pid>.
+_OWN_PROC_SECRETS = re.compile(r"^/proc/(?:self|thread-self|\d+)/(?:task/\d+/)?(?:environ|mem|cmdline)$")
+
+
 def _secret(real: str) -> bool:
     if real.startswith(SECRET_PATHS):
         return True
     m = re.match(r"^/proc/(\d+)/", real + "/")
     if m and int(m.group(1)) != os.getpid():
         return True
-    if real.startswith("/proc/self/") and real.endswith(("/environ", "/mem")):
+    if _OWN_PROC_SECRETS.match(real):
         return True
     home = _state.home.rstrip(os.sep)
     return bool(home) and any(real == f"{home}/{s}" or real.startswith(f"{home}/{s}/") for s in SECRET_HOME_PATHS)
@@ -478,7 +503,16 @@ def _args(args: tuple) -> str:
 
 
 def _frame_kind(filename: str) -> str:
-    """stdlib | frozen | candidate | <package name> for a code object's file."""
+    """stdlib | frozen | candidate | <package name> for a code object's file (cached per job: the
+    stack walks below run on every sensitive event)."""
+    key = (filename, _state.job_dir)
+    kind = _kinds.get(key)
+    if kind is None:
+        kind = _kinds[key] = _classify(filename)
+    return kind
+
+
+def _classify(filename: str) -> str:
     if filename.startswith("<frozen"):
         return "frozen"
     if not os.path.isabs(filename):
@@ -500,6 +534,7 @@ def _frame_kind(filename: str) -> str:
 
 
 _roots: dict[str, str] = {}
+_kinds: dict[tuple[str, str], str] = {}
 
 
 def _package_roots() -> dict[str, str]:
@@ -511,23 +546,110 @@ def _package_roots() -> dict[str, str]:
     return _roots
 
 
-def _caller_package() -> str:
-    """The package of the nearest frame outside the standard library (and this module)."""
+# Triton files that call functions a candidate hands them (autotuner pre/post hooks, do_bench's
+# callable, the interpreter's pre-run hooks): a frame there is not Triton compiling or launching a
+# kernel, so it vouches for nothing, and neither do the Triton frames further out.
+_TRITON_CALLBACK_FILES = ("runtime/autotuner.py", "testing.py", "runtime/interpreter.py")
+# Standard-library functions that look at their caller's frame for their own bookkeeping (a module
+# name, a source line, a traceback) and hand no frame back: (file suffix, function).
+_BENIGN_FRAME_USERS = frozenset({
+    ("typing.py", "_caller"), ("collections/__init__.py", "namedtuple"), ("enum.py", "_create_"),
+    ("enum.py", "__call__"), ("logging/__init__.py", "findCaller"), ("traceback.py", "format_stack"),
+    ("traceback.py", "print_stack"), ("traceback.py", "extract_stack"), ("warnings.py", "_next_external_frame"),
+    ("warnings.py", "warn"), ("typing_extensions.py", "_has_generic_or_protocol_as_origin"),
+    ("typing_extensions.py", "_caller"),
+})
+# traceback's generators hand frames to whoever consumes them: benign only when that is traceback's own
+# summary code (format_exc, print_exc, TracebackException), not the candidate.
+_FRAME_WALKERS = frozenset({"walk_tb", "_walk_tb_with_full_positions", "walk_stack"})
+# torch code that inspects the frame of whoever registers a custom op (torch.library.triton_op).
+_BENIGN_TORCH = ("/_library/", "/library.py")
+
+
+def _frames() -> Iterator[tuple[types.FrameType, str]]:
+    """(frame, kind) from the innermost frame outside this module outwards. The import system running a
+    module's code is kind "import": what happens nearer than that is the imported module's own doing
+    (a library torch imports lazily, such as sympy, looks at frames while it loads), and the walks
+    below stop there. A candidate module's own frames are nearer, so its import-time code is still the
+    candidate's."""
     f = sys._getframe(1)
     while f is not None:
         name = f.f_code.co_filename
-        if name == __file__:
-            f = f.f_back
+        if name != __file__:
+            kind = _frame_kind(name)
+            yield f, ("import" if kind == "frozen" and f.f_code.co_name == "_call_with_frames_removed" else kind)
+        f = f.f_back
+
+
+def _origin() -> str:
+    """Who is really asking: "candidate" when candidate code is below this call on the stack and the
+    nearest Triton frame (if any, nearer than the candidate) is not Triton compiling or launching a
+    kernel; "triton" when it is (Triton starting ptxas); "harness" when no candidate code is below.
+    torch, numpy, functools and the rest of the standard library are looked through, so
+    `tree_map(ctypes.CDLL, ...)` is the candidate's call, not torch's; so is a hook the autotuner
+    calls for the candidate."""
+    triton_seen = False
+    for f, kind in _frames():
+        if kind == "import":
+            return "harness"
+        if kind == "candidate":
+            return "candidate"
+        if kind == "triton" and not triton_seen:
+            triton_seen = True
+            if not f.f_code.co_filename.endswith(_TRITON_CALLBACK_FILES):
+                return "triton"
+    return "harness"
+
+
+def candidate_on_stack() -> bool:
+    """Is candidate code (not shielded by Triton's own compile/launch code) below the caller? For the
+    recorder (guards.py). The walk's own frame access must not trip the audit hook."""
+    busy = getattr(_local, "busy", False)
+    _local.busy = True
+    try:
+        return _origin() == "candidate"
+    finally:
+        _local.busy = busy
+
+
+def active() -> bool:
+    """Is a guard up (candidate code may be running)?"""
+    return _state.active
+
+
+def _benign_frame_user(f: types.FrameType, kind: str, what: str) -> bool:
+    if what == "f_locals":  # nothing in the standard library needs another frame's locals
+        return False
+    name = f.f_code.co_filename.replace(os.sep, "/")
+    if kind == "torch":
+        return any(part in name for part in _BENIGN_TORCH)
+    func = f.f_code.co_name
+    back = f.f_back
+    if func == "<lambda>" and name.endswith("logging/__init__.py"):  # logging.currentframe, for findCaller
+        func = back.f_code.co_name if back is not None else func
+    if func in _FRAME_WALKERS and name.endswith("traceback.py"):
+        return back is not None and back.f_code.co_filename == f.f_code.co_filename
+    return any(name.endswith("/" + suffix) and func == fn for suffix, fn in _BENIGN_FRAME_USERS)
+
+
+def _reaches_frames(what: str) -> bool:
+    """Frame and gc introspection (`what`: the event or attribute): refused when candidate code asks,
+    directly or through any helper (torch, numpy, the standard library), unless the nearest frame is
+    Triton's or one of the few library functions that only use the frame for their own bookkeeping."""
+    for f, kind in _frames():
+        if kind == "candidate":
+            return True
+        if kind in ("triton", "import") or _benign_frame_user(f, kind, what):
+            return False
+    return False
+
+
+def _code_caller_is_candidate() -> bool:
+    """For `exec`/`compile` and `__code__`/`__globals__`: the nearest frame that is not torch or numpy
+    (helpers a candidate can hand a callable to) is candidate code. The standard library (dataclasses,
+    namedtuple, inspect.signature) and the import system legitimately compile and read code objects."""
+    for _f, kind in _frames():
+        if kind in ("torch", "numpy"):
             continue
-        kind = _frame_kind(name)
-        if kind not in ("stdlib", "frozen"):
-            return kind
-        f = f.f_back
-    return "stdlib"
-
-
-def _direct_caller_is_candidate() -> bool:
-    f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename == __file__:
-        f = f.f_back
-    return f is not None and _frame_kind(f.f_code.co_filename) == "candidate"
+        return kind == "candidate"
+    return False

@@ -555,6 +555,8 @@ def _check_caching(fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: _Ctx, out: _
             out.add("caching", f"{fn.name}() writes {', '.join(node.names)} outside its call", node)
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not isinstance(node, ast.AugAssign) and node.value is not None and _holds_no_tensor(node.value, fn, ctx):
+                continue  # a launch-config cache: block sizes, warp counts (a counter is an AugAssign)
             for t in targets:
                 for sub in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]):
                     owner = _state_owner(sub, ctx)
@@ -565,10 +567,79 @@ def _check_caching(fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: _Ctx, out: _
             if owner:
                 out.add("caching", f"{fn.name}() advances {owner} (state kept between calls)", node)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "setdefault" and len(node.args) == 2 and _holds_no_tensor(node.args[1], fn, ctx):
+                continue
             if node.func.attr in MUTATING_METHODS:
                 owner = _state_owner(node.func.value, ctx, container=True)
                 if owner:
                     out.add("caching", f"{fn.name}() mutates {owner} (state kept between calls)", node)
+
+
+# Functions whose result is a Python scalar whatever they are given (a cache of their results holds
+# no tensor), and those that do when their arguments are scalars too.
+SCALAR_RESULT_CALLS = frozenset({"int", "float", "bool", "str", "len", "triton.next_power_of_2", "triton.cdiv"})
+SCALAR_PRESERVING_CALLS = frozenset({"min", "max", "abs", "round", "divmod", "pow"})
+
+
+def _holds_no_tensor(node: ast.AST, fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: _Ctx,
+                     seen: frozenset[str] = frozenset()) -> bool:
+    """Can the value of `node` not be (or contain) a tensor? Literals, tuples of them, arithmetic and
+    conditionals over them, scalar-valued calls (`triton.next_power_of_2`, `int`), and names that `fn`
+    binds only to such values. A cache of these (launch configs keyed by shape) cannot replay outputs."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_holds_no_tensor(e, fn, ctx, seen) for e in node.elts)
+    if isinstance(node, ast.IfExp):
+        return _holds_no_tensor(node.body, fn, ctx, seen) and _holds_no_tensor(node.orelse, fn, ctx, seen)
+    if isinstance(node, ast.BinOp):
+        return _holds_no_tensor(node.left, fn, ctx, seen) and _holds_no_tensor(node.right, fn, ctx, seen)
+    if isinstance(node, ast.UnaryOp):
+        return _holds_no_tensor(node.operand, fn, ctx, seen)
+    if isinstance(node, (ast.BoolOp, ast.Compare)):
+        parts = node.values if isinstance(node, ast.BoolOp) else [node.left, *node.comparators]
+        return all(_holds_no_tensor(p, fn, ctx, seen) for p in parts)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.Call) and not node.keywords:
+        q = _resolve(node.func, ctx)
+        if q in SCALAR_RESULT_CALLS:
+            return True
+        if q in SCALAR_PRESERVING_CALLS:
+            return all(_holds_no_tensor(a, fn, ctx, seen) for a in node.args)
+        return False
+    if isinstance(node, ast.Name) and node.id not in seen:
+        return _name_holds_no_tensor(node.id, fn, ctx, seen | {node.id})
+    return False
+
+
+def _name_holds_no_tensor(name: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: _Ctx, seen: frozenset[str]) -> bool:
+    """`name` is a local of `fn` (not a parameter) and every assignment to it holds no tensor."""
+    args = fn.args
+    if name in {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs} | {
+            a.arg for a in (args.vararg, args.kwarg) if a is not None}:
+        return False
+    values = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            values.append(node.value)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Name) \
+                and node.target.id == name:
+            if node.value is None:
+                continue
+            values.append(node.value)
+        elif any(isinstance(n, ast.Name) and n.id == name for t in _other_bindings(node) for n in ast.walk(t)):
+            return False  # bound by a loop, a with or a walrus: not followed
+    return bool(values) and all(_holds_no_tensor(v, fn, ctx, seen) for v in values)
+
+
+def _other_bindings(node: ast.AST) -> list[ast.AST]:
+    """Targets a node binds other than by assignment."""
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.NamedExpr, ast.comprehension)):
+        return [node.target]
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return [i.optional_vars for i in node.items if i.optional_vars is not None]
+    return []
 
 
 def _state_owner(node: ast.AST, ctx: _Ctx, container: bool = False) -> str | None:

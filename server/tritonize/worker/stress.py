@@ -65,7 +65,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("constant channels", _constant_channels),
     Family(f"a large common offset (+{LARGE_OFFSET:g})", _offset),
     Family("all-negative inputs", _negative),
-    Family("all-zero inputs", _zeros),
+    Family("all zeros", _zeros),
 )
 
 

@@ -1,18 +1,26 @@
-"""The worker's two verification entry points, top to bottom (DESIGN.md, verification contract).
+"""The worker's two verification entry points, top to bottom (DESIGN.md, verification contract;
+docs/VERIFY.md lists the steps in order).
 
 `probe` runs the recipe and the reference once. `verify` judges one candidate: static scan, syntax,
-import, then for every seed: fresh inputs, equal copies for both models, weights copied with
-`load_state_dict`, allocator poisoned, the candidate run FIRST (it cannot read this seed's
-reference output), then the reference; then the runtime checks (a Triton kernel launched, no
-aliasing, no input mutation) and the numeric comparison. On a GPU it is then timed (timing.py).
+import (under an ordinary module name, disguise.py), then for every seed: fresh inputs, the reference
+built and its weights sealed, ModelNew built, the reference's weights loaded into it from a private
+copy (`nn.Module.load_state_dict`, called by the verifier), allocator poisoned, the candidate run
+FIRST (it cannot read this seed's reference output), then the reference; then the runtime checks
+(plain-tensor outputs, a Triton kernel launched, no aliasing, no input mutation) and the numeric
+comparison. Then stress input families and repeat calls (exercise.py); on a GPU timing (timing.py)
+and a last round of calls after it. At the end, the candidate's objects are dropped and collected
+under the guard (their finalizers are candidate code too).
 
 Runs only inside a verify worker (imports torch and triton). The pieces live next door: inputs.py
-(problem, seeds, reference), compare.py (tolerance, comparison), checks.py (runtime checks),
-candidate_module.py (importing the candidate), timing.py.
+(problem, seeds, reference), runner.py (every call into candidate code), compare.py (tolerance,
+comparison), checks.py (runtime checks, tamper fingerprint), seal.py (the reference's weights),
+outputs.py (plain outputs), exercise.py (stress families, repeat calls), candidate_module.py
+(importing the candidate), timing.py.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import hashlib
 import time
@@ -23,13 +31,13 @@ import torch
 
 from ..report import CandidateResult, Finding, Timing, Tolerance
 from ..wire.messages import ProbeJob, ProbeResult, VerifyJob
-from . import static
+from . import disguise, static
 from .candidate_module import CandidateModule
-from .checks import aliases, first_mutated, guarded, launches, poison, synchronize, torch_ops_finding
+from .checks import aliases, first_mutated, launches, poison
 from .compare import Stats, compare, output_dtype, set_precision, tolerance
 from .context import JobContext
 from .errors import RecipeError, Verdict
-from .guards import TorchOpRecorder
+from .exercise import REPEAT_CALLS, repeat_calls, stress_families
 from .inputs import (
     BASE_SEED,
     SEED_ENV,
@@ -41,10 +49,13 @@ from .inputs import (
     run_reference,
     seed_all,
 )
+from .runner import CandidateRunner, SeedRun
+from .seal import Seal
 from .timing import baselines, bench
 from .trees import clone_tree, describe, nbytes, tensors
 
 FRESH_SEED_OFFSET = 1000  # re-check after suspicious timings uses seeds nobody saw before
+KEEP_BYTES = 2 << 30  # inputs + reference outputs of later seeds kept for the repeat calls
 SUSPICIOUS_SPEEDUP = 10.0
 
 
@@ -74,26 +85,21 @@ def probe(job: ProbeJob, ctx: JobContext) -> ProbeResult:
 
 def verify(job: VerifyJob, ctx: JobContext) -> CandidateResult:
     """Judge one candidate. Every failure is a verdict in the result; only worker bugs raise."""
+    disguise.apply()
     run = Verification(job, ctx)
+    failure: Verdict | None = None
     try:
-        run.judge()
-    except Verdict as v:
-        return run.result(ctx.stop(v))
-    except RecipeError as e:
-        return run.result(Verdict("problem", str(e)))
+        try:
+            run.judge()
+        except Verdict as v:
+            failure = ctx.stop(v)
+        except RecipeError as e:
+            failure = Verdict("problem", str(e))
     finally:
-        run.module.unload()
-    return run.result()
-
-
-@dataclass
-class SeedRun:
-    """One seed that passed: the two models and the pristine inputs (timing reuses the first)."""
-
-    reference: torch.nn.Module
-    candidate: torch.nn.Module
-    inputs: list
-    stats: Stats
+        late = run.finish(failure)
+    if late is not None and (failure is None or failure.kind != "cheat"):
+        failure = ctx.stop(late)  # a finalizer that tried something forbidden
+    return run.result(failure)
 
 
 @dataclass
@@ -104,9 +110,11 @@ class Verification:
     job: VerifyJob
     ctx: JobContext
     module: CandidateModule = field(init=False)
+    runner: CandidateRunner = field(init=False)
     loaded: LoadedProblem | None = None
     model_new: type | None = None
     tol: Tolerance | None = None  # chosen from the reference's output on the first seed
+    runs: list[SeedRun] = field(default_factory=list)  # the seeds that passed (their models are called again)
     # found so far
     findings: list[Finding] = field(default_factory=list)
     drop_in: bool | None = None
@@ -115,11 +123,12 @@ class Verification:
     stats: Stats | None = None  # over all seeds, once they all passed
     timing: Timing | None = None
     # seconds per phase, for benchmarks: load (static + import), first_forward (includes JIT),
-    # correctness (the other seeds), baselines, timing
+    # correctness (the other seeds), stress, repeats, baselines, timing
     phases: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.module = CandidateModule(self.job.candidate.code, self.ctx)
+        self.runner = CandidateRunner(self.module, self.ctx, bool(self.job.options.strict), self.findings)
 
     def result(self, failure: Verdict | None = None) -> CandidateResult:
         stats = failure.stats if failure is not None and failure.stats is not None else self.stats
@@ -130,16 +139,51 @@ class Verification:
             seeds=self.seeds_passed, kernels_launched=self.kernels_launched, timing=self.timing,
             findings=list(self.findings), phases={k: float(v) for k, v in self.phases.items()})
 
+    def finish(self, failure: Verdict | None) -> Verdict | None:
+        """Drop everything the candidate made, under the guard (runner.finish). The failure's traceback
+        holds frames whose locals are candidate objects: they go too, inside the guard."""
+
+        self.ctx.stage("dropping the candidate's objects")  # its finalizers run now, guarded
+
+        def drop() -> None:
+            self.runs.clear()
+            if failure is not None:
+                failure.__traceback__ = failure.__context__ = failure.__cause__ = None
+
+        return self.runner.finish(drop)
+
     # ---- the steps ----
 
     def judge(self) -> None:
         """Raises the Verdict that stops the candidate; returns when it passed."""
         job, ctx, opts = self.job, self.ctx, self.job.options
-        code = job.candidate.code
         set_precision(opts.allow_tf32)
+        self.static_checks(job.candidate.code, bool(opts.strict))
 
-        ctx.stage("static checks")
-        self.findings = list(static.scan(code, opts.strict))
+        ctx.stage("loading the problem")
+        self.loaded = load_problem(job.source, job.class_name, ctx.job_dir)
+        self.runner.start()
+        ctx.stage("importing the candidate")
+        self.model_new = self.module.load()
+        ctx.check_untouched("importing the candidate")
+
+        mark = time.monotonic()
+        self.phases["load"] = mark - ctx.started
+        base = input_seed_base()
+        self.findings.append(Finding(rule="seeds", message=f"inputs drawn with seeds {base}..{base + opts.seeds - 1} "
+                                     f"(new each run; {SEED_ENV}={base} repeats them)", fatal=False, line=None))
+        self.check_seeds(base, mark)
+        if not self.runs:
+            return
+        self.exercise()
+        if ctx.device.type == "cuda" and opts.time_candidates:
+            mark = time.monotonic()
+            self.measure(self.runs[0])
+            self.phases["timing"] = time.monotonic() - mark
+
+    def static_checks(self, code: str, strict: bool) -> None:
+        self.ctx.stage("static checks")
+        self.findings.extend(static.scan(code, strict))
         fatal = [f for f in self.findings if f.fatal]
         if fatal:
             f = fatal[0]
@@ -152,112 +196,138 @@ class Verification:
         except ValueError as e:  # e.g. null bytes
             raise Verdict("syntax", str(e)) from None
 
-        ctx.stage("loading the problem")
-        self.loaded = load_problem(job.source, job.class_name, ctx.job_dir)
-        ctx.stage("importing the candidate")
-        self.model_new = self.module.load()
-        ctx.check_untouched("importing the candidate")
-
+    def check_seeds(self, base: int, mark: float) -> None:
+        """Every seed; the first seed's reference is kept (stress families, timing), the others' dropped.
+        Each seed's model, inputs and reference output are kept for the repeat calls while they fit in
+        KEEP_BYTES (a problem with gigabytes of inputs repeats on the first seed alone)."""
         total = Stats()
-        first: SeedRun | None = None
-        mark = time.monotonic()
-        self.phases["load"] = mark - ctx.started
-        base = input_seed_base()
-        self.findings.append(Finding(rule="seeds", message=f"inputs drawn with seeds {base}..{base + opts.seeds - 1} "
-                                     f"(new each run; {SEED_ENV}={base} repeats them)", fatal=False, line=None))
-        for i in range(opts.seeds):
-            seed_run = self.check_seed(base + i, BASE_SEED + i)
-            total.merge(seed_run.stats)
+        kept = 0
+        for i in range(self.job.options.seeds):
+            run, seal = self.check_seed(base + i, BASE_SEED + i)
+            total.merge(run.stats)
             self.seeds_passed = i + 1
-            if first is None:
-                first = seed_run
+            size = nbytes(run.inputs) + nbytes(run.ref_out)
+            if self.runs:
+                run.reference = None
+                self.runner.seals.remove(seal)
+            if not self.runs or kept + size <= KEEP_BYTES:
+                self.runs.append(run)
+                kept += size
+            del run
+            self.runner.release()
+            if i == 0:
                 self.phases["first_forward"] = time.monotonic() - mark
                 mark = time.monotonic()
         self.phases["correctness"] = time.monotonic() - mark
         self.stats = total
 
-        if ctx.device.type == "cuda" and opts.time_candidates and first is not None:
-            mark = time.monotonic()
-            self.measure(first)
-            self.phases["timing"] = time.monotonic() - mark
+    def exercise(self) -> None:
+        """Stress families on the first seed's inputs, then repeat calls over every seed (exercise.py)."""
+        assert self.tol is not None
+        first, mark = self.runs[0], time.monotonic()
+        reference = first.reference
+        assert reference is not None
+        seal = self.runner.seals[0]
 
-    def check_seed(self, seed: int, init_seed: int) -> SeedRun:
+        def reference_forward(inputs: list) -> Any:
+            out = run_reference(reference, inputs, self.ctx.device)
+            seal.renew()  # the reference may update its own buffers (BatchNorm statistics)
+            return out
+
+        finding = stress_families(self.runner, first, self.tol, reference_forward)
+        if finding is not None:
+            self.findings.append(finding)
+        self.phases["stress"] = time.monotonic() - mark
+        mark = time.monotonic()
+        repeat_calls(self.runner, self.runs, self.tol, REPEAT_CALLS)
+        self.phases["repeats"] = time.monotonic() - mark
+
+    def check_seed(self, seed: int, init_seed: int) -> tuple[SeedRun, Seal]:
         """One seed: inputs from `seed` (drawn per job), both models constructed under `init_seed` (fixed:
         the weights are no secret, and constructing ModelNew under the input seed would hand it the seed
-        the inputs came from)."""
-        ctx, dev, loaded, model_new = self.ctx, self.ctx.device, self.loaded, self.model_new
-        assert loaded is not None and model_new is not None
+        the inputs came from). Returns the run and the seal on its reference's weights (in runner.seals)."""
+        ctx, dev, loaded, runner = self.ctx, self.ctx.device, self.loaded, self.runner
+        assert loaded is not None
         ctx.stage(f"building inputs (seed {seed})")
         init, pristine = recipe(loaded, seed, dev)
         ref_model = build_reference(loaded, init, init_seed, dev)
-        ctx.stage(f"constructing ModelNew (seed {seed})")
-        seed_all(init_seed)
-        try:
-            with guarded(ctx.job_dir):
-                new_model = model_new(*copy.deepcopy(init))
-                new_model = new_model.to(dev)
-        except Verdict:
-            raise
-        except BaseException as e:
-            raise ctx.stop(self.module.failure(e, "ModelNew(*get_init_inputs())")) from None
-        ctx.check_untouched("ModelNew.__init__")
-        drop_in = True
-        try:
-            new_model.load_state_dict(ref_model.state_dict(), strict=True)
-        except Exception:
-            drop_in = False  # both were built under the same seed; reported as "not drop-in"
-        self.drop_in = drop_in if self.drop_in is None else (self.drop_in and drop_in)
+        seal = Seal(ref_model)  # before any candidate code of this seed runs
+        runner.seals.append(seal)
+        new_model = self.construct(init, init_seed, seed)
+        self.load_weights(new_model, ref_model, seal, seed)
 
-        cand_in, ref_in = clone_tree(pristine), clone_tree(pristine)
+        ref_in = clone_tree(pristine)
         hint = 4 * nbytes(pristine)
-
         # The candidate runs first: this seed's reference output does not exist yet.
         ctx.stage(f"ModelNew.forward (seed {seed})")
         poison(dev, hint)
         before = launches()
-        recorder = TorchOpRecorder()
-        try:
-            with guarded(ctx.job_dir), recorder, torch.no_grad():
-                out = new_model(*cand_in)
-            synchronize(dev)
-        except Verdict:
-            raise
-        except BaseException as e:
-            raise ctx.stop(self.module.failure(e, "ModelNew.forward")) from None
+        out, given, failure = runner.forward(new_model, pristine)
+        if failure is not None:
+            raise ctx.stop(failure)
         launched = launches() - before
-        ctx.check_untouched("ModelNew.forward")
-        finding = torch_ops_finding(recorder, self.job.options.strict)
-        if finding is not None and not any(f.rule == finding.rule for f in self.findings):
-            self.findings.append(finding)
 
         ctx.stage(f"reference forward (seed {seed})")
         poison(dev, hint)
         ref_out = run_reference(ref_model, ref_in, dev)
+        seal.renew()
         if self.tol is None:
             self.tol = tolerance(output_dtype(ref_out), self.job.options)
+        ref_mutates = self.check_run(out, given, ref_out, ref_in, pristine, launched)
+        try:
+            stats = compare(out, ref_out, self.tol)
+        except Verdict as v:
+            v.message = f"mismatch: {v.message} (seed {seed})"
+            raise
+        return SeedRun(seed=seed, candidate=new_model, inputs=pristine, ref_out=ref_out, stats=stats,
+                       ref_mutates=ref_mutates, reference=ref_model), seal
 
+    def check_run(self, out: Any, given: Any, ref_out: Any, ref_in: Any, pristine: Any, launched: int) -> bool:
+        """A kernel launched, no aliasing, no input mutation. Returns whether the reference mutates its inputs."""
         if launched == 0:
             raise Verdict("cheat", "no Triton kernel was launched during ModelNew.forward")
         self.kernels_launched = max(self.kernels_launched, launched)
         alias = aliases(out, ref_out)
         if alias:
             raise Verdict("cheat", f"{alias} shares memory with the reference's output")
-        alias = aliases(out, cand_in)
+        alias = aliases(out, given)
         if alias and not aliases(ref_out, ref_in):
             raise Verdict("cheat", f"{alias} shares memory with an input (the reference returns new tensors)")
-        mutated = first_mutated(pristine, cand_in)
-        if mutated and not first_mutated(pristine, ref_in):
+        ref_mutates = first_mutated(pristine, ref_in) is not None
+        mutated = first_mutated(pristine, given)
+        if mutated and not ref_mutates:
             raise Verdict("cheat", f"ModelNew.forward modified {mutated} (the reference leaves its inputs unchanged)")
-        try:
-            stats = compare(out, ref_out, self.tol)
-        except Verdict as v:
-            v.message = f"mismatch: {v.message} (seed {seed})"
-            raise
-        return SeedRun(reference=ref_model, candidate=new_model, inputs=pristine, stats=stats)
+        return ref_mutates
+
+    def construct(self, init: list, init_seed: int, seed: int) -> Any:
+        """ModelNew(*init) on the device, under the weights seed, guarded (runner)."""
+        self.ctx.stage(f"constructing ModelNew (seed {seed})")
+        seed_all(init_seed)
+        model_new, device = self.model_new, self.ctx.device
+        assert model_new is not None
+        return self.runner.call(lambda: model_new(*copy.deepcopy(init)).to(device), "ModelNew(*get_init_inputs())")
+
+    def load_weights(self, new_model: Any, ref_model: torch.nn.Module, seal: Seal, seed: int) -> None:
+        """The reference's weights into ModelNew: `nn.Module.load_state_dict`, called by the verifier (a
+        candidate's override is not used), on a private deep copy, guarded and recorded (hooks and
+        `_load_from_state_dict` overrides run there). If it fails, both keep their same-seed
+        initialisation and the result says "not drop-in"."""
+        self.ctx.stage(f"loading the weights into ModelNew (seed {seed})")
+        state = private_state(ref_model)
+        seal.hand_over(state)
+        self.runner.keep.append(state)
+        _, failure = self.runner.attempt(lambda: torch.nn.Module.load_state_dict(new_model, state, strict=True),
+                                         "ModelNew.load_state_dict")
+        if failure is not None and failure.kind == "crash":
+            raise self.ctx.stop(failure)
+        drop_in = failure is None
+        self.drop_in = drop_in if self.drop_in is None else (self.drop_in and drop_in)
 
     def measure(self, first: SeedRun) -> None:
-        """Time the candidate against eager and torch.compile on the first seed's inputs (GPU)."""
+        """Time the candidate against eager and torch.compile on the first seed's inputs (GPU); then call
+        it once more per seed and compare (a candidate that changes after the timing loop)."""
         job, ctx, opts, dev = self.job, self.ctx, self.job.options, self.ctx.device
+        assert first.reference is not None and self.tol is not None
         key = hashlib.sha256(f"{job.source}|{job.class_name}|{opts.allow_tf32}".encode()).hexdigest()
         base = _BASELINES.get(key)
         if base is None:
@@ -268,18 +338,15 @@ class Verification:
             self.phases["baselines"] = time.monotonic() - mark
         ctx.stage("timing the candidate")
         inputs = clone_tree(first.inputs)
-        try:
-            with guarded(ctx.job_dir), torch.no_grad():
-                measured = bench(lambda: first.candidate(*inputs), dev)
-        except Verdict:
-            raise
-        except BaseException as e:
-            raise ctx.stop(self.module.failure(e, "ModelNew.forward (timing)")) from None
+        candidate = first.candidate
+        measured = self.runner.call(lambda: _timed(candidate, inputs, dev), "ModelNew.forward (timing)", record=False)
         self.timing = Timing(ms=measured.ms, eager_ms=base.get("eager_ms"), compile_ms=base.get("compile_ms"),
                              runs=measured.runs)
         if base.get("compile_error"):
             self.findings.append(Finding(rule="baseline", message=f"torch.compile baseline failed: "
                                          f"{base['compile_error']}", fatal=False, line=None))
+        assert self.tol is not None
+        repeat_calls(self.runner, self.runs, self.tol, len(self.runs), when=", after timing")
 
         # A speedup too good to be true: check again on inputs the candidate has never seen.
         reference_ms = base.get("compile_ms") or base.get("eager_ms")
@@ -287,12 +354,32 @@ class Verification:
             ctx.stage("re-checking a suspicious speedup on fresh inputs")
             seed = input_seed_base() + FRESH_SEED_OFFSET + opts.seeds
             try:
-                self.check_seed(seed, BASE_SEED + opts.seeds)
+                run, seal = self.check_seed(seed, BASE_SEED + opts.seeds)
             except Verdict as v:
                 if v.kind in ("crash",):
                     raise
                 raise Verdict("cheat", f"result changed after timing ({reference_ms / measured.ms:.0f}× faster than "
                               f"the baseline): {v.message}") from None
+            self.runner.seals.remove(seal)
+            del run
+            self.runner.release()
+
+
+def _timed(model: Any, inputs: list, device: torch.device) -> Any:
+    with torch.no_grad():
+        return bench(lambda: model(*inputs), device)
+
+
+def private_state(model: torch.nn.Module) -> dict[str, Any]:
+    """A deep copy of the reference's state_dict: the candidate's load_state_dict (and its hooks) get
+    tensors that share no storage with the reference."""
+    state = model.state_dict()
+    copied: dict[str, Any] = collections.OrderedDict(
+        (k, v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)) for k, v in state.items())
+    metadata = getattr(state, "_metadata", None)
+    if metadata is not None:
+        copied._metadata = copy.deepcopy(metadata)  # type: ignore[attr-defined]
+    return copied
 
 
 # Eager and torch.compile medians per (worker, problem + precision): measured once, reused for every candidate.

@@ -1,7 +1,9 @@
-# expect: cheat
+# expect: mismatch
 # problem: linear_relu.py
 # Overrides load_state_dict: the state dict it is handed shares storage with the reference's
 # parameters, so zeroing it makes the reference output relu(0) = 0, which a fill kernel matches.
+# The verifier calls nn.Module.load_state_dict itself (the override never runs) on a private copy,
+# so the reference keeps its weights and the zeros are a mismatch.
 import torch
 import torch.nn as nn
 import triton

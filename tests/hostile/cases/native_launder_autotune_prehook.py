@@ -1,7 +1,9 @@
-# expect: runtime
+# expect: cheat
 # problem: add_scale.py
 # The autotuner calls a config's pre_hook from Triton's own frame; the hook is an ExitStack callback
 # that runs `cc` (a tool Triton is allowed to start) to write an object file outside the job dir.
+# The autotuner vouches for nothing (it calls what the candidate hands it): the candidate is below
+# it on the stack, so starting `cc` is refused.
 import contextlib
 import functools
 import torch

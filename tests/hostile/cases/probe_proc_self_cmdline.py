@@ -1,7 +1,10 @@
-# expect: mismatch
+# expect: cheat
+# says: command line
 # problem: add_scale.py
 # Reads its own /proc/self/cmdline with posix.open (allowed: it is this process) and is correct only
-# when the command line is the verify worker's.
+# when the command line is the verify worker's. The sandbox refuses reads of the process's own
+# command line, environment and memory (a native reader such as torch.from_file is not seen:
+# docs/THREAT_MODEL.md).
 import posix
 import torch
 import torch.nn as nn

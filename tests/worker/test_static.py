@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from tritonize.worker.static import scan
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/
 
 KERNEL = '''
 import torch
@@ -330,6 +330,36 @@ def test_a_copied_but_unused_model_class_is_fine():
     ],
 )
 def test_state_kept_between_calls_is_fatal(extra, body):
+    assert rules(candidate(body, extra=extra), strict=False).get("caching") is True
+
+
+@pytest.mark.parametrize(
+    "extra,body",
+    [
+        # a launch-config cache keyed by shape: block size and warps, never tensors
+        ("_CONFIGS = {}\n\ndef config(d):\n    if d not in _CONFIGS:\n        block = triton.next_power_of_2(d)\n"
+         "        _CONFIGS[d] = (block, 4 if block <= 2048 else 8)\n    return _CONFIGS[d]\n",
+         "block, warps = config(x.shape[-1])\nreturn launch(x)"),
+        ("_BLOCKS = {}\n", "_BLOCKS.setdefault(x.shape[-1], (128, 'fp32'))\nreturn launch(x)"),
+        ("", "self.block = min(1024, 256 * 2)\nreturn launch(x)"),
+    ],
+)
+def test_caches_that_cannot_hold_tensors_are_fine(extra, body):
+    assert "caching" not in rules(candidate(body, extra=extra), strict=False)
+
+
+@pytest.mark.parametrize(
+    "extra,body",
+    [
+        ("_CACHE = {}\n", "out = launch(x)\n_CACHE[x.shape] = (out, 1)\nreturn out"),  # a tensor in the tuple
+        ("_CACHE = {}\n", "_CACHE['n'] = _CACHE.get('n', 0) + 1\nreturn launch(x)"),  # a call counter
+        ("_CACHE = {}\n", "_CACHE[0] = x\nreturn launch(x)"),  # a parameter (the input)
+        ("_CACHE = {}\n", "m = min(x, 1)\n_CACHE[0] = m\nreturn launch(x)"),  # min() of a tensor is a tensor
+        ("_CACHE = {}\n", "for v in [x]:\n    _CACHE[0] = v\nreturn launch(x)"),  # bound by a loop
+        ("", "self._calls += 1\nreturn launch(x)"),
+    ],
+)
+def test_caches_that_may_hold_tensors_or_count_are_fatal(extra, body):
     assert rules(candidate(body, extra=extra), strict=False).get("caching") is True
 
 

@@ -21,7 +21,7 @@ from tritonize.verify.pool import WorkerPool
 
 pytestmark = pytest.mark.gpu
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROBLEMS = {
     "pointwise": "benchmarks/problems/05_silu.py",
     "softmax": "benchmarks/problems/22_softmax.py",
@@ -37,11 +37,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="module")
-def pool(settings: Settings):
-    p = WorkerPool(settings)
-    p.start()
-    yield p
-    p.close()
+def pool(gpu_pool: WorkerPool) -> WorkerPool:
+    return gpu_pool  # tests/conftest.py builds it from this module's settings
 
 
 def _generate(name: str, pool: WorkerPool, settings: Settings):

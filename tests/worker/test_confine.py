@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-SERVER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "server")
+SERVER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "server")
 
 PROBE = textwrap.dedent(
     """

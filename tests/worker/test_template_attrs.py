@@ -22,7 +22,7 @@ pytest.importorskip("triton")
 from test_template import ACTIVATIONS, load, problem  # noqa: E402
 from tritonize.worker.template.build import build_candidates  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def build_one(prob: dict) -> str:

@@ -22,7 +22,7 @@ import re
 import pytest
 from tritonize.generate.inductor_export import TORCH_CALL_NOTE, ExportError, export
 
-FIXTURES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "fixtures", "inductor", "*.json")))
+FIXTURES = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "inductor", "*.json")))
 # Fixtures Inductor compiles to no Triton kernel at all (only library calls): a typed refusal.
 UNSUPPORTED = {
     "30_matmul.default": "no Triton kernel",
@@ -325,7 +325,7 @@ def test_generator_needs_cuda() -> None:
 
 def test_generator_exports_each_mode_and_records_failures() -> None:
     from tritonize.generate import GeneratorSkipped
-    from tritonize.generate.inductor import CAPTURE_FUNC, InductorGenerator
+    from tritonize.generate.inductor import CAPTURE_ENTRY, InductorGenerator
     from tritonize.problem import extract
 
     record = _load(os.path.join(os.path.dirname(FIXTURES[0]), "28_linear_bias_gelu.default.json"))
@@ -334,12 +334,12 @@ def test_generator_exports_each_mode_and_records_failures() -> None:
     cands = InductorGenerator().generate(problem, _context(pool, "cuda"))
     assert [c.origin for c in cands] == ["inductor:default", "inductor:max-autotune-triton"]
     assert [c.candidate_id for c in cands] == ["inductor:default", "inductor:max-autotune-triton"]
-    assert pool.calls == [(CAPTURE_FUNC, "default"), (CAPTURE_FUNC, "max-autotune-triton")]
+    assert pool.calls == [(CAPTURE_ENTRY, "default"), (CAPTURE_ENTRY, "max-autotune-triton")]
     # relu's default export is all Triton (no library call to replace): max-autotune is not run at all
     relu_pool = _RecordedCaptures("01_relu")
     cands = InductorGenerator().generate(problem, _context(relu_pool, "cuda"))
     assert [c.origin for c in cands] == ["inductor:default"]
-    assert relu_pool.calls == [(CAPTURE_FUNC, "default")]
+    assert relu_pool.calls == [(CAPTURE_ENTRY, "default")]
     # default has no Triton kernel (only a library matmul): max-autotune-triton still runs and is exported
     mm_pool = _RecordedCaptures("30_matmul")
     mm = extract(_load(os.path.join(os.path.dirname(FIXTURES[0]), "30_matmul.default.json"))["problem_source"], "Model")

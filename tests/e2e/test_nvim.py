@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 NVIM_DIR = ROOT / "tests" / "nvim"
 PLUGIN_DIR = ROOT / "editors" / "nvim"
 NVIM = shutil.which("nvim")

@@ -216,7 +216,8 @@ def test_llm_generator_over_http_makes_candidates_with_progress(scripted):
              "        return x * 2\n\ndef get_inputs():\n    return [torch.randn(4)]\n\ndef get_init_inputs():\n    return []\n"
     seen: list[tuple[str, int, int]] = []
     ctx = GenerateContext(settings=settings, pool=None, device=None, cancel=CancelToken(),
-                          progress=lambda msg, d=0, t=0: seen.append((msg, d, t)))
+                          progress=lambda msg, d=0, t=0: seen.append((msg, d, t)),
+                          model_host=None)  # an HTTP runtime: no local model host
     cands = LLMGenerator().generate(extract(source, "Model"), ctx)
     assert [c.candidate_id for c in cands] == ["llm:kernelllm/1", "llm:kernelllm/2"]
     assert all(c.code == "class ModelNew:\n    pass\n" for c in cands)

@@ -17,7 +17,7 @@ from tritonize.verify.pool import WorkerPool
 
 pytestmark = pytest.mark.gpu
 
-CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_cases")
+CASES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify_cases")
 ZERO = Range(0, 0, 0, 0)
 
 
@@ -36,11 +36,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="module")
-def pool(settings: Settings):
-    p = WorkerPool(settings)
-    p.start()
-    yield p
-    p.close()
+def pool(gpu_pool: WorkerPool) -> WorkerPool:
+    return gpu_pool  # tests/conftest.py builds it from this module's settings
 
 
 def verify(pool: WorkerPool, settings: Settings, file: str, prob: Problem | None = None):

@@ -20,6 +20,7 @@ os.environ["TRITON_INTERPRET"] = "1"
 from tritonize.worker import sandbox
 root, job = sys.argv[1], sys.argv[2]
 layers = sandbox.install(root, sandbox.Limits(cuda=False, memory_mb=6144))
+import torch, triton  # as the worker does: imported before any candidate runs
 parent = int(sys.argv[3])
 ESCAPES = json.loads(sys.argv[4])
 results = {}
@@ -53,11 +54,29 @@ ESCAPES = {
     "ctypes": "import ctypes\nctypes.CDLL(None)",
     "exec": "exec('1 + 1')",
     "setrlimit": "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (10**6, resource.RLIM_INFINITY))",
+    "own_cmdline": "open('/proc/self/cmdline').read()",
+    # laundered: a torch helper makes the call, but candidate code is below it on the stack
+    "launder_ctypes": "from torch.utils._pytree import tree_map\nimport ctypes\ntree_map(ctypes.CDLL, 'libc.so.6')",
+    "launder_frames": "import sys\nfrom torch.utils._pytree import tree_map\ntree_map(sys._getframe, 0)",
+    "launder_gc": "import sys\nfrom torch.utils._pytree import tree_map\ntree_map(sys.modules['gc'].get_referrers, [1])",
+    "launder_exec": "from torch.utils._pytree import tree_map\ntree_map(exec, '1 + 1')",
+    "launder_walk_stack": "import traceback\n[f for f, _ in traceback.walk_stack(None)]",
+    "launder_subprocess": "import functools, subprocess\nfrom torch.utils._pytree import tree_map\n"
+                          "tree_map(functools.partial(subprocess.run, ['cc', '--version']), [0])",
     # what a candidate legitimately does must still work
     "ok_write_job_dir": "open(JOB + '/scratch.txt', 'w').write('fine')",
     "ok_tempfile": "import tempfile\nwith tempfile.NamedTemporaryFile() as f: f.write(b'x')",
     "ok_read_lib": "import torch\nopen(torch.__file__).read(10)",
     "ok_signal_self": "import os\nos.kill(os.getpid(), 0)",
+    # the standard library and torch look at frames and compile code for their own bookkeeping
+    "ok_namedtuple": "import collections, typing\nP = collections.namedtuple('P', 'a b')\n"
+                     "class Q(typing.NamedTuple):\n    a: int\nP(1, 2), Q(1)",
+    "ok_dataclass": "import dataclasses\n@dataclasses.dataclass\nclass C:\n    a: int = 1\nC()",
+    "ok_traceback": "import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.format_exc()",
+    "ok_logging": "import logging\nlogging.getLogger('candidate').warning('hello')",
+    "ok_no_grad_decorator": "import torch\n@torch.no_grad()\ndef f(x):\n    return x\nf(1)",
+    "ok_manual_seed": "import torch\ntorch.manual_seed(1)",
+    "ok_optional": "import typing\ntyping.Optional[int]",
     "ok_triton_kernel": textwrap.dedent(
         """
         import torch, triton, triton.language as tl
@@ -95,7 +114,7 @@ def outcome(tmp_path_factory) -> dict:
 def test_escape_is_refused_and_recorded(outcome, name):
     r = outcome["results"][name]
     assert r["outcome"].startswith("refused: sandbox: refused"), r
-    assert name == "exec" or "run-time code" not in r["outcome"], r
+    assert name.endswith("exec") or "run-time code" not in r["outcome"], r
     assert r["violations"] and r["violations"][0].startswith("refused "), r
 
 

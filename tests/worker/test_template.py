@@ -21,7 +21,7 @@ pytest.importorskip("triton")
 
 from tritonize.worker.template.build import build_candidates  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 ON_CPU = os.environ.get("TRITON_INTERPRET") == "1"
 
 

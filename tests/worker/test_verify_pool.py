@@ -22,7 +22,7 @@ from tritonize.problem import Problem, ProblemError, Range
 from tritonize.settings import Settings
 from tritonize.verify.pool import WorkerCallError, WorkerPool
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/
 CASES = os.path.join(HERE, "verify_cases")
 ROOT = os.path.dirname(HERE)
 ZERO = Range(0, 0, 0, 0)

@@ -32,7 +32,7 @@ from tritonize.bench.run import reusable, run_key
 from tritonize.report import CandidateResult, GeneratorRun, Report, Timing
 from tritonize.settings import Settings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = os.path.join(ROOT, "tests", "data", "bench_small")
 PROBLEMS = os.path.join(ROOT, "benchmarks", "problems")
 

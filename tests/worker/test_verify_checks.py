@@ -19,7 +19,7 @@ from tritonize.worker.checks import aliases, first_mutated  # noqa: E402
 from tritonize.worker.compare import compare, rel_norm_limit, tolerance  # noqa: E402
 from tritonize.worker.errors import Verdict  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/
 CASES = os.path.join(HERE, "verify_cases")
 TOL = Tolerance(atol=1e-4, rtol=1e-4, dtype="float32", tf32=False)
 
@@ -95,7 +95,7 @@ def test_input_seeds_are_drawn_per_job_unless_fixed(monkeypatch) -> None:
         (torch.ones(2, dtype=torch.float64), torch.ones(2), "dtype float64[2], expected float32[2]"),
         ((torch.ones(2),), torch.ones(2), "expected a tensor, got a tuple of 1"),
         ([torch.ones(2)], (torch.ones(2), torch.ones(2)), "expected a tuple of 2, got a list of 1"),
-        (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0]), "NaN where the reference is finite"),
+        (torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0]), "NaN at out[1] (the module gives 2; 1 of 2 elements NaN where the reference is finite)"),
         (torch.tensor([1.0, float("inf")]), torch.tensor([1.0, 2.0]), "Inf where the reference is finite"),
         (torch.tensor([1, 2]), torch.tensor([1, 3]), "1 of 2 elements differ, first at out[1]"),
     ],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tritonize.problem import Problem, ProblemError, Range, extract, list_modules, module_at
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 DATA = ROOT / "tests" / "data" / "problems"
 EXAMPLES = ROOT / "examples"
 

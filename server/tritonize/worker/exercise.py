@@ -1,0 +1,103 @@
+"""After the seeds pass: the candidate meets inputs `randn` never makes, and is called again and again.
+
+- **Stress families** (stress.py): one seed's inputs bent into constant rows, a large offset, zeros,
+  ... The candidate runs first, then the reference, on equal copies; NaN/Inf where the reference is
+  finite, or a miss of the tolerance, fails with the family named ("fails on constant rows: NaN at
+  out[3, 0] (the module gives 0; ...)"). Families that make the reference raise or give more NaN/Inf
+  than on the seed are skipped, and the `stress` finding lists what was tried and skipped. One family
+  at a time, its copies freed before the next.
+- **Repeat calls**: each seed's own candidate model is called again on that seed's inputs, cycling
+  over the seeds, and compared with the reference output already computed for them (the candidate ran
+  first on each, so keeping that output gives nothing away). A candidate that counts its calls, or
+  watches the clock, and switches to a wrong answer after the few calls a verifier makes, fails with
+  the call named ("call 9 of forward (seed 1234) differs: ...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..report import Finding, Tolerance
+from . import stress
+from .checks import first_mutated
+from .compare import compare
+from .errors import RecipeError, Verdict
+from .runner import CandidateRunner, SeedRun
+from .trees import clone_tree, tensors
+
+REPEAT_CALLS = 12  # after the seeds; plus one per seed after timing on a GPU
+
+
+def repeat_calls(runner: CandidateRunner, runs: list[SeedRun], tol: Tolerance, count: int, when: str = "") -> None:
+    """`count` more calls of forward, cycling over the seeds' models and inputs, each compared with the
+    reference's output for those inputs."""
+    for i in range(count):
+        run = runs[i % len(runs)]
+        runner.ctx.stage(f"ModelNew.forward again (seed {run.seed}{when})")
+        out, given, failure = runner.forward(run.candidate, run.inputs)
+        label = f"call {runner.forward_calls} of forward (seed {run.seed}{when})"
+        if failure is not None:
+            raise Verdict(failure.kind, f"{label} failed: {failure.message}", recycle=failure.recycle)
+        mutated = first_mutated(run.inputs, given)
+        if mutated and not run.ref_mutates:
+            raise Verdict("cheat", f"{label} modified {mutated} (the reference leaves its inputs unchanged)")
+        try:
+            compare(out, run.ref_out, tol)
+        except Verdict as v:
+            raise Verdict("mismatch", f"{label} differs: {v.message}", stats=v.stats) from None
+        del out, given
+        runner.release()
+
+
+def stress_families(runner: CandidateRunner, run: SeedRun, tol: Tolerance,
+                    reference: Callable[[list], Any]) -> Finding | None:
+    """Every family of stress.FAMILIES that changes `run`'s inputs, one at a time. `reference(inputs)`
+    runs the reference (RecipeError when it raises)."""
+    tried: list[str] = []
+    skipped: list[str] = []
+    baseline = _nonfinite(run.ref_out)
+    for family in stress.FAMILIES:
+        inputs = stress.apply(family, run.inputs)
+        if inputs is None:
+            continue
+        why = _one_family(runner, run, family, inputs, tol, reference, baseline)
+        (skipped if why else tried).append(f"{family.name} ({why})" if why else family.name)
+        del inputs
+        runner.release()
+    if not tried and not skipped:
+        return None
+    text = f"stress inputs from seed {run.seed}: passed {', '.join(tried) or 'none'}"
+    if skipped:
+        text += f"; skipped {', '.join(skipped)}"
+    return Finding(rule="stress", message=text, fatal=False, line=None)
+
+
+def _one_family(runner: CandidateRunner, run: SeedRun, family: stress.Family, inputs: Any, tol: Tolerance,
+                reference: Callable[[list], Any], baseline: int) -> str | None:
+    """Raise the Verdict of a candidate that fails on this family; else None, or why it was skipped."""
+    runner.ctx.stage(f"ModelNew.forward on {family.name} (seed {run.seed})")
+    out, _given, failure = runner.forward(run.candidate, inputs)  # the candidate first, as for seeds
+    if failure is not None and failure.kind == "crash":
+        raise failure
+    runner.ctx.stage(f"reference forward on {family.name} (seed {run.seed})")
+    try:
+        ref_out = reference(clone_tree(inputs))
+    except RecipeError as e:
+        return f"the module raises: {str(e).split(' raised ', 1)[-1]}"
+    if _nonfinite(ref_out) > baseline:
+        return "the module gives NaN/Inf"
+    label = f"fails on {family.name}"
+    if failure is not None:
+        raise Verdict(failure.kind, f"{label}: {failure.message} (inputs from seed {run.seed})")
+    try:
+        compare(out, ref_out, tol)
+    except Verdict as v:
+        raise Verdict("mismatch", f"{label}: {v.message} (inputs from seed {run.seed})", stats=v.stats) from None
+    return None
+
+
+def _nonfinite(out: Any) -> int:
+    return sum(int((~torch.isfinite(t)).sum()) for _, t in tensors(out) if t.is_floating_point() or t.is_complex())
