@@ -119,7 +119,9 @@ def _setup_env(root: str, device: str) -> None:
         os.makedirs(os.environ[var], exist_ok=True)
     # In-process compilation: no compile-worker subprocesses to outlive a killed worker (and a
     # confined worker may not start Python processes).
-    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    # Forced, not defaulted: with more threads Inductor starts a pool of Python processes, which the
+    # confined worker may not exec (its torch.compile then fails as BackendCompilerFailed).
+    os.environ["TORCHINDUCTOR_COMPILE_THREADS"] = "1"
     if device != "cpu":
         _find_libcuda()
     if device == "cpu":

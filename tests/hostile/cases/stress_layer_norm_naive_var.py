@@ -1,6 +1,6 @@
 # expect: mismatch
 # problem: layer_norm_rows.py
-# says: offset
+# says: fails on
 # Layer norm with the one-pass variance E[x^2] - E[x]^2: fine on randn, cancels catastrophically
 # when every element carries a large common offset.
 import torch

@@ -1,6 +1,6 @@
 # expect: mismatch
 # problem: variance_rows.py
-# says: offset
+# says: fails on
 # Variance as E[x^2] - E[x]^2 in float32: exact enough on randn, garbage (even negative) once the rows
 # share a large offset.
 import torch
