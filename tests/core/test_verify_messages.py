@@ -75,7 +75,7 @@ def _through_the_pipe(message: messages.Message) -> messages.Message:
     finally:
         os.close(r)
         os.close(w)
-    assert raw is not None
+    assert raw is not None, "the message did not come back through the pipe"
     return messages.parse(raw)
 
 
