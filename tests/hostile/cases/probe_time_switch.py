@@ -1,8 +1,8 @@
 # expect: mismatch
-# known-gap: a switch on wall-clock time after the verification's own duration (here 1 s; this problem is verified in about 0.3 s on a CPU worker, repeat calls and stress families included) cannot be told from an honest kernel by calling it more often
+# known-gap: a switch on wall-clock time after the verification's own duration (here 60 s; this problem is verified in well under a second, repeat calls and stress families included) cannot be told from an honest kernel by calling it more often
 # problem: add_scale.py
-# Switches on wall time: right during the first second after its first forward call (a quick
-# verification), wrong after that.
+# Switches on wall time: right during the first minute after its first forward call (any
+# verification of this problem), wrong after that.
 import time
 import torch
 import torch.nn as nn
@@ -48,4 +48,4 @@ class ModelNew(nn.Module):
         super().__init__()
 
     def forward(self, x, y):
-        return add_scale(x, y, right=_CLOCK.elapsed() < 1.0)
+        return add_scale(x, y, right=_CLOCK.elapsed() < 60.0)
