@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import inspect
 import json
 import threading
 import time
@@ -39,22 +38,11 @@ class Verification:
     probe: ProbeResult
 
 
-def device_info_cancellable(pool: WorkerPool | type[WorkerPool]) -> bool:
-    """Does `WorkerPool.device_info` (a pool or the class) take a `cancel` token? Checked at run
-    time: a pool that gains it lets a job be cancelled while the first worker starts."""
-    try:
-        return "cancel" in inspect.signature(pool.device_info).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def device_of(pool: WorkerPool, cancel: CancelToken | None = None) -> DeviceInfo:
     """Start the pool's workers and wait for the first one's hello: what verifies here. Raises
-    WorkerStartError (and Cancelled, where the pool's wait takes a token)."""
+    WorkerStartError, or Cancelled when `cancel` is cancelled first."""
     pool.start()
-    if cancel is not None and device_info_cancellable(pool):
-        return pool.device_info(cancel=cancel)
-    return pool.device_info()
+    return pool.device_info(cancel=cancel)
 
 
 class _Verifier:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -366,3 +367,17 @@ def test_workers_die_when_the_parent_is_sigkilled(tmp_path) -> None:
         parent.kill()
         if root:
             shutil.rmtree(root, ignore_errors=True)  # a SIGKILLed server cannot clean up after itself
+
+
+def test_waiting_for_the_first_worker_ends_on_cancel(settings: Settings) -> None:
+    """A job cancelled while the first worker is still starting stops waiting at once."""
+    p = WorkerPool(settings.copy(), standby=False)
+    token = CancelToken()
+    try:
+        threading.Timer(0.2, token.cancel).start()
+        t0 = time.monotonic()
+        with pytest.raises(Cancelled):
+            p.device_info(cancel=token)
+        assert time.monotonic() - t0 < 2.0  # a worker takes seconds to start; the wait did not
+    finally:
+        p.close()

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..cancel import Cancelled, CancelToken, ProgressEvent, ProgressFn
 from ..candidate import Candidate
@@ -42,26 +42,6 @@ class Job:
     settings: Settings
     token: CancelToken = field(default_factory=CancelToken)
     future: Future = field(default_factory=Future)  # Report (conversion) or Verification
-    # The job may sit in `pool.device_info()` while the first worker starts, which no token
-    # reaches: cancelling it then has to close the pool (see `_on_cancel`).
-    uncancellable_start: bool = True
-
-
-def __getattr__(name: str) -> Any:
-    # `Verification` is pipeline's; named here too for code that took it from this module.
-    if name == "Verification":
-        from ..pipeline import Verification
-
-        return Verification
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _start_cancellable() -> bool:
-    """Whether a job's wait for the first worker sees its token (see `Job.uncancellable_start`)."""
-    from ..pipeline import device_info_cancellable
-    from ..verify.pool import WorkerPool
-
-    return device_info_cancellable(WorkerPool)
 
 
 def _without_model_text(progress: ProgressFn) -> ProgressFn:
@@ -133,15 +113,13 @@ class ConversionRunner:
 
     def submit(self, problem: Problem, settings: Settings, progress: ProgressFn) -> Job:
         """Start a conversion; `job.future` gets the Report or raises Cancelled / an error."""
-        job = Job(problem, settings, uncancellable_start=not _start_cancellable())
-        return self._start(job, self._convert, _without_model_text(progress))
+        return self._start(Job(problem, settings), self._convert, _without_model_text(progress))
 
     def submit_verify(self, problem: Problem, candidate: Candidate, settings: Settings,
                       progress: ProgressFn) -> Job:
         """Verify one candidate; `job.future` gets a Verification or raises Cancelled,
         ProblemError (the problem's recipe or reference fails) or WorkerStartError."""
-        job = Job(problem, settings, uncancellable_start=not _start_cancellable())
-        return self._start(job, lambda j, p: self._verify(j, candidate, p), progress)
+        return self._start(Job(problem, settings), lambda j, p: self._verify(j, candidate, p), progress)
 
     def _start(self, job: Job, work: Callable[[Job, ProgressFn], object], progress: ProgressFn) -> Job:
         with self._jobs_lock:
@@ -154,12 +132,10 @@ class ConversionRunner:
         return job
 
     def _on_cancel(self, job: Job) -> None:
-        """A cancelled job's busy workers are killed by the pool through the token. A pool still
-        starting up does not see tokens (unless its `device_info` takes one): when the cancelled job
-        was its only user, drop it, so the half-started worker goes too and the job's thread stops
-        waiting for it (the next job starts a fresh pool)."""
-        if not job.uncancellable_start:
-            return
+        """A cancelled job's busy workers are killed by the pool through the token, and its wait for
+        the first worker ends at once. When the pool is still starting and the cancelled job was its
+        only user, drop the pool too: nobody asked for the half-started worker any more (the next job
+        starts a fresh pool)."""
         with self._pool_lock:
             pool = self._pool
             if pool is None or "startup_s" in pool.stats() or self.running() > 1:

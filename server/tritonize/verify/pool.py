@@ -426,10 +426,12 @@ class WorkerPool:
 
     # -- queries --
 
-    def device_info(self) -> DeviceInfo:
-        """Wait for the first worker's hello and say what it runs on."""
+    def device_info(self, cancel: CancelToken | None = None) -> DeviceInfo:
+        """Wait for the first worker's hello and say what it runs on. With a token, the wait ends in
+        `Cancelled` as soon as the token is cancelled (the worker goes on starting for later jobs)."""
         self.start()
-        self._hello.wait()
+        while not self._hello.wait(None if cancel is None else 0.05):
+            cancel.raise_if_cancelled()  # type: ignore[union-attr]
         if self._info is None:
             raise WorkerStartError(self._start_error or "the verifier was shut down")
         return self._info
