@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from tritonize.report import Tolerance  # noqa: E402
 from tritonize.wire.messages import JobOptions  # noqa: E402
 from tritonize.worker import inputs  # noqa: E402
-from tritonize.worker.checks import aliases, first_mutated  # noqa: E402
+from tritonize.worker.checks import aliases, first_mutated, identical  # noqa: E402
 from tritonize.worker.compare import compare, rel_norm_limit, tolerance  # noqa: E402
 from tritonize.worker.errors import Verdict  # noqa: E402
 
@@ -109,6 +109,52 @@ def test_compare_structure_and_nonfinite(out, ref, says: str) -> None:
 def test_nan_where_the_reference_has_nan_is_fine() -> None:
     t = torch.tensor([1.0, float("nan")])
     assert compare(t.clone(), t, TOL).max_abs_err == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_compare_agrees_with_isclose_at_the_tolerance_boundary(dtype) -> None:
+    """The comparison's few-pass path (the common, passing case) must accept exactly what torch.isclose
+    accepts: elements a hair inside and a hair outside atol + rtol·|ref|, in fp32 and fp16."""
+    torch.manual_seed(3)
+    tol = Tolerance(atol=1e-2, rtol=1e-2, dtype=str(dtype).replace("torch.", ""), tf32=False)
+    ref = torch.randn(64, 64).to(dtype)
+    for scale in (0.999, 1.0, 1.001, 1.01):
+        bound = (tol.atol + tol.rtol * ref.double().abs()) * scale
+        out = (ref.double() + bound).to(dtype)
+        expect = bool(torch.isclose(out.double(), ref.double(), atol=tol.atol, rtol=tol.rtol).all())
+        try:
+            compare(out, ref, tol)
+            accepted = True
+        except Verdict as v:
+            accepted = False
+            assert "elements beyond" in v.message
+        assert accepted == expect, scale
+
+
+def test_compare_fails_on_one_bad_element_among_many() -> None:
+    ref = torch.randn(1 << 20)
+    out = ref.clone()
+    out[123_456] += 1.0
+    with pytest.raises(Verdict) as v:
+        compare(out, ref, TOL)
+    assert "1 of 1,048,576 elements beyond" in v.value.message and "out[123456]" in v.value.message
+    out[123_456] = float("inf")
+    with pytest.raises(Verdict) as v:
+        compare(out, ref, TOL)
+    assert "Inf at out[123456]" in v.value.message
+
+
+def test_identical_means_same_structure_dtype_and_values() -> None:
+    x = torch.randn(5)
+    assert identical([x, (x.clone(), 3)], [x.clone(), (x.clone(), 3)])
+    assert not identical(x, x.double())
+    assert not identical(x, x.clone().reshape(5, 1))
+    assert not identical([x], (x,))
+    y = x.clone()
+    y[4] += 1e-6
+    assert not identical(x, y)
+    nan = torch.tensor([float("nan")])
+    assert not identical(nan, nan.clone())  # says nothing: the caller compares with the reference
 
 
 def test_alias_and_mutation_helpers() -> None:

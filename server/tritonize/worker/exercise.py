@@ -10,7 +10,9 @@
   over the seeds, and compared with the reference output already computed for them (the candidate ran
   first on each, so keeping that output gives nothing away). A candidate that counts its calls, or
   watches the clock, and switches to a wrong answer after the few calls a verifier makes, fails with
-  the call named ("call 9 of forward (seed 1234) differs: ...").
+  the call named ("call 9 of forward (seed 1234) differs: ..."). An output identical to the
+  candidate's own first output on that seed (a private copy, which matched the reference) passes
+  without the full comparison: with gigabyte outputs, one pass over memory instead of about ten.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 
 from ..report import Finding, Tolerance
 from . import stress
-from .checks import first_mutated
+from .checks import first_mutated, identical
 from .compare import compare
 from .errors import RecipeError, Verdict
 from .runner import CandidateRunner, SeedRun
@@ -44,10 +46,11 @@ def repeat_calls(runner: CandidateRunner, runs: list[SeedRun], tol: Tolerance, c
         mutated = first_mutated(run.inputs, given)
         if mutated and not run.ref_mutates:
             raise Verdict("cheat", f"{label} modified {mutated} (the reference leaves its inputs unchanged)")
-        try:
-            compare(out, run.ref_out, tol)
-        except Verdict as v:
-            raise Verdict("mismatch", f"{label} differs: {v.message}", stats=v.stats) from None
+        if not identical(out, run.first_out):  # else it matches as the first output did (one pass, not ~10)
+            try:
+                compare(out, run.ref_out, tol)
+            except Verdict as v:
+                raise Verdict("mismatch", f"{label} differs: {v.message}", stats=v.stats) from None
         del out, given
         runner.release()
 

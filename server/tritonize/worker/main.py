@@ -62,10 +62,10 @@ def _probe(job: ProbeJob, ctx: JobContext) -> ProbeResult:
     return probe(job, ctx)
 
 
-def _template_build(payload: dict[str, Any], _ctx: JobContext) -> dict[str, Any]:
+def _template_build(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     from .template.build import build_candidates
 
-    return build_candidates(payload)
+    return build_candidates(payload, ctx.device)
 
 
 def _inductor_capture(payload: dict[str, Any], _ctx: JobContext) -> dict[str, Any]:

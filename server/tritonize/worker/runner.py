@@ -49,6 +49,7 @@ class SeedRun:
     stats: Stats
     ref_mutates: bool = False  # the reference itself changes its inputs (the candidate may too)
     reference: torch.nn.Module | None = None  # kept for the first seed only (stress, timing)
+    first_out: Any = None  # a private copy of the candidate's output that matched `ref_out` (repeat calls)
 
 
 @dataclass

@@ -206,7 +206,7 @@ class Verification:
             run, seal = self.check_seed(base + i, BASE_SEED + i)
             total.merge(run.stats)
             self.seeds_passed = i + 1
-            size = nbytes(run.inputs) + nbytes(run.ref_out)
+            size = nbytes(run.inputs) + nbytes(run.ref_out) + nbytes(run.first_out)
             if self.runs:
                 run.reference = None
                 self.runner.seals.remove(seal)
@@ -280,7 +280,7 @@ class Verification:
             v.message = f"mismatch: {v.message} (seed {seed})"
             raise
         return SeedRun(seed=seed, candidate=new_model, inputs=pristine, ref_out=ref_out, stats=stats,
-                       ref_mutates=ref_mutates, reference=ref_model), seal
+                       ref_mutates=ref_mutates, reference=ref_model, first_out=clone_tree(out)), seal
 
     def check_run(self, out: Any, given: Any, ref_out: Any, ref_in: Any, pristine: Any, launched: int) -> bool:
         """A kernel launched, no aliasing, no input mutation. Returns whether the reference mutates its inputs."""

@@ -25,20 +25,22 @@ from .ir import Unsupported
 from .source_lines import PROBLEM_FILENAME
 
 
-def build_candidates(payload: dict) -> dict:
+def build_candidates(payload: dict, device: Any = None) -> dict:
+    """`device`: where the recipe's inputs and the model are built for the trace (the worker's device: on a
+    GPU, gigabytes of inputs take milliseconds there and seconds on the CPU). None: the CPU."""
     problem = payload["problem"]
     n = int(payload.get("n", 4) or 4)
     allow_tf32 = bool(payload.get("allow_tf32", False))
     try:
-        return {"candidates": _build(problem, n, allow_tf32), "skipped": None}
+        return {"candidates": _build(problem, n, allow_tf32, device), "skipped": None}
     except Unsupported as why:
         return {"candidates": [], "skipped": f"template: {why}"}
 
 
-def _build(problem: dict, n: int, allow_tf32: bool) -> list[dict[str, Any]]:
+def _build(problem: dict, n: int, allow_tf32: bool, device: Any) -> list[dict[str, Any]]:
     source = problem["source"]
     name = problem.get("name") or "Model"
-    model, inputs = _instantiate(source, name)
+    model, inputs = _instantiate(source, name, torch.device(device) if device is not None else None)
     graph = capture(model, inputs)
     groups, materialised = partition(graph)
     if not groups:
@@ -51,7 +53,7 @@ def _build(problem: dict, n: int, allow_tf32: bool) -> list[dict[str, Any]]:
     return out
 
 
-def _instantiate(source: str, name: str) -> tuple[torch.nn.Module, list[Any]]:
+def _instantiate(source: str, name: str, device: torch.device | None = None) -> tuple[torch.nn.Module, list[Any]]:
     # Registering the text lets tracebacks (and our "at line N" messages) quote the problem's lines.
     linecache.cache[PROBLEM_FILENAME] = (len(source), None, source.splitlines(True), PROBLEM_FILENAME)
     # A real module in sys.modules while the source runs: `@dataclass`, `typing.get_type_hints` and
@@ -70,5 +72,9 @@ def _instantiate(source: str, name: str) -> tuple[torch.nn.Module, list[Any]]:
     torch.manual_seed(0)
     init = namespace["get_init_inputs"]() if "get_init_inputs" in namespace else []
     model = cls(*init)
-    inputs = list(namespace["get_inputs"]())
-    return model, inputs
+    if device is None or device.type == "cpu":
+        return model, list(namespace["get_inputs"]())
+    # As the verifier builds them (worker/inputs.py): a recipe that names a device keeps it.
+    with device:
+        inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in namespace["get_inputs"]()]
+    return model.to(device), inputs
