@@ -142,7 +142,7 @@ def verify_one(
     cancel = cancel or CancelToken()
     own_pool = pool is None
     if pool is None:
-        pool = WorkerPool(settings, standby=False)
+        pool = WorkerPool(settings, standby=False, gen_lane=False)  # nothing to generate
     try:
         cancel.raise_if_cancelled()
         verifier = _Verifier(pool, problem, settings, progress, cancel)

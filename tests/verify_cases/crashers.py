@@ -35,3 +35,26 @@ def echo(payload):
 
 def boom(_payload):
     raise ValueError("boom from the worker")
+
+
+def hold_device(payload, ctx):
+    """Have the device to itself for `seconds` (as GPU timing does), then maybe die inside the block."""
+    with ctx.exclusive():
+        start = time.time()
+        time.sleep(payload["seconds"])
+        if payload.get("die"):
+            os._exit(3)
+        end = time.time()
+    return {"start": start, "end": end}
+
+
+hold_device.wants_context = True
+
+
+def steps(payload):
+    """`n` steps of 10 ms of this process's own progress, with the wall-clock time of each."""
+    stamps = []
+    for _ in range(payload["n"]):
+        stamps.append(time.time())
+        time.sleep(0.01)
+    return {"stamps": stamps}

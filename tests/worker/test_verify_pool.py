@@ -381,3 +381,54 @@ def test_waiting_for_the_first_worker_ends_on_cancel(settings: Settings) -> None
         assert time.monotonic() - t0 < 2.0  # a worker takes seconds to start; the wait did not
     finally:
         p.close()
+
+
+# ---- timing has the device to itself ------------------------------------------------------------------
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_job_that_times_has_the_device_to_itself(settings: Settings, monkeypatch) -> None:
+    """While one job holds `ctx.exclusive()` (as GPU timing does), the pool stops the other workers on the
+    device: their progress has a gap that covers the hold, the time they spent stopped does not count
+    against their time limit, and a job that dies inside the block still lets them go on."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.setenv("TRITONIZE_CPU_WORKERS", "2")
+    entries = {"test.hold": f"{CRASHERS}:hold_device", "test.steps": f"{CRASHERS}:steps"}
+    p = WorkerPool(settings.copy(), standby=False, extra_entry_points=entries)
+    try:
+        p.start()
+        p.device_info()
+        deadline = time.monotonic() + 60
+        while p.serving() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert p.serving() == 2
+        out: dict = {}
+        # ~1.6 s of its own progress under a 2.5 s limit: it only makes it if the 1.5 s it is stopped
+        # for are not counted
+        stepper = threading.Thread(target=lambda: out.update(p.call("test.steps", {"n": 150}, timeout=2.5)))
+        stepper.start()
+        time.sleep(0.4)
+        held = p.call("test.hold", {"seconds": 1.5}, timeout=30)
+        stepper.join(timeout=30)
+        stamps = out["stamps"]
+        gaps = [(a, b) for a, b in zip(stamps, stamps[1:], strict=False) if b - a > 1.0]
+        assert len(gaps) == 1, f"expected one pause of the other worker, got gaps {gaps}"
+        (a, b), = gaps
+        assert a <= held["start"] + 0.2 and b >= held["end"] - 0.2, (gaps, held)
+        assert p.stats().get("exclusive_grants") == 1
+
+        # a job that dies while it has the device: the others go on (and are not left stopped)
+        stepper = threading.Thread(target=lambda: out.update(p.call("test.steps", {"n": 100}, timeout=30)))
+        stepper.start()
+        time.sleep(0.3)
+        with pytest.raises(WorkerCallError):
+            p.call("test.hold", {"seconds": 0.5, "die": True}, timeout=30)
+        stepper.join(timeout=30)
+        assert not stepper.is_alive() and len(out["stamps"]) == 100
+        assert all(_state(pid) != "T" for pid in p.worker_pids())
+    finally:
+        p.close()

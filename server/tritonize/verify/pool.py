@@ -83,6 +83,7 @@ class _Task:
     retries: int = 0
     started_at: float | None = None  # when a worker began running it (queue wait excluded)
     unregister: Callable[[], None] = lambda: None
+    lane: str = "verify"  # verify | gen | any: which slots may run it (see WorkerPool, "lanes")
 
     def finish(self, produce: Callable[[], Any]) -> None:
         """Resolve the future once, with `produce()`'s value or the exception it raises."""
@@ -107,13 +108,59 @@ class _Slot:
     """Runs jobs on one worker process; replaces the process (from the standby when there is one)
     after a failure."""
 
-    def __init__(self, pool: WorkerPool, index: int, device_spec: str) -> None:
+    def __init__(self, pool: WorkerPool, index: int, device_spec: str, lane: str = "verify") -> None:
         self.pool = pool
         self.index = index
         self.device_spec = device_spec
+        self.lane = lane  # verify | gen
         self.w: WorkerProcess | None = None
         self.current: _Task | None = None
-        self.thread = threading.Thread(target=self._loop, name=f"tritonize-verify-slot{index}", daemon=True)
+        self.job_id: int | None = None  # the job `current` was sent as
+        self.gone = False  # a generation slot that could not start: the verify slots take its work
+        self.paused_since: float | None = None  # stopped while another job on the device is timed
+        self.paused_s = 0.0  # stopped in total, so far (job deadlines move by as much)
+        self.thread = threading.Thread(target=self._loop, name=f"tritonize-{lane}-slot{index}", daemon=True)
+
+    def accepts(self, task: _Task) -> bool:
+        """Verify slots run verify and probe jobs, and generation calls when there is no generation slot;
+        a generation slot runs generation calls (any job if its worker turned out to be a CPU one)."""
+        if task.lane in (self.lane, "any"):
+            return True
+        if self.lane == "verify":
+            return not self.pool._has_gen_lane()
+        w = self.w
+        return w is not None and w.hello is not None and w.hello.kind != "cuda"
+
+    # -- the device to one job at a time while it is timed --
+
+    def device_key(self) -> str | None:
+        """"cuda:N" for a worker serving GPU N, "cpu" for CPU workers (nothing times there; tests claim
+        it), None before its hello."""
+        w = self.w
+        hello = w.hello if w is not None else None
+        if hello is None:
+            return None
+        if hello.kind != "cuda":
+            return "cpu"
+        return f"cuda:{hello.index if hello.index is not None else 0}"
+
+    def pause(self) -> None:
+        w = self.w
+        if self.paused_since is None and w is not None and w.pause():
+            self.paused_since = time.monotonic()
+
+    def resume(self) -> None:
+        if self.paused_since is None:
+            return
+        w = self.w
+        if w is not None:
+            w.resume()
+        self.paused_s += time.monotonic() - self.paused_since
+        self.paused_since = None
+
+    def paused_for(self) -> float:
+        since = self.paused_since
+        return self.paused_s + (time.monotonic() - since if since is not None else 0.0)
 
     # -- process lifetime --
 
@@ -145,9 +192,11 @@ class _Slot:
             w.kill()
 
     def retire(self) -> None:
+        self.pool._release_device(self)
         w, self.w = self.w, None
         if w is not None:
             w.retire()
+        self.paused_since = None  # SIGKILL ends a stopped process too
 
     def tail(self, lines: int = 20) -> str:
         w = self.w
@@ -166,6 +215,16 @@ class _Slot:
                 except WorkerStartError as e:
                     self.retire()
                     failures += 1
+                    if self.lane == "gen":
+                        # Not a reason to fail anything: after two tries the verify workers take its calls.
+                        self.pool.log(f"generation worker did not start: {e}")
+                        if failures >= 2:
+                            self.gone = True
+                            with self.pool._lock:
+                                self.pool._lock.notify_all()
+                            return
+                        time.sleep(0.5)
+                        continue
                     self.pool._on_start_failure(self, str(e), failures)
                     if self.pool.closed:
                         break
@@ -174,10 +233,16 @@ class _Slot:
                 except OSError as e:
                     self.retire()
                     failures += 1
+                    if self.lane == "gen":
+                        self.pool.log(f"cannot start a generation worker: {e}")
+                        self.gone = True
+                        with self.pool._lock:
+                            self.pool._lock.notify_all()
+                        return
                     self.pool._on_start_failure(self, f"cannot start a verify worker: {e}", failures)
                     time.sleep(min(5.0, 0.5 * failures))
                     continue
-            task = self.pool._next_task(timeout=0.2)
+            task = self.pool._next_task(self, timeout=0.2)
             if task is None:
                 continue
             self._run(task)
@@ -190,6 +255,7 @@ class _Slot:
             return
         job = Job(id=next(self.pool._ids), nonce=secrets.token_hex(8), entry=task.entry, payload=task.payload)
         timeout = task.timeout
+        self.job_id = job.id
         self.current = task
         task.slot = self
         task.started_at = time.monotonic()
@@ -197,12 +263,14 @@ class _Slot:
         started = time.monotonic()
         w.send(job)  # if the worker is gone, the read below sees end of stream
         deadline = started + timeout
+        paused_before = self.paused_for()
         try:
             while True:
                 if task.state == "done":  # cancelled (and resolved) while running
                     self.retire()
                     return
-                remaining = deadline - time.monotonic()
+                # time spent stopped while another job had the device to itself does not count
+                remaining = deadline + (self.paused_for() - paused_before) - time.monotonic()
                 if remaining <= 0:
                     self.retire()
                     self.pool._count("timeouts")
@@ -229,11 +297,19 @@ class _Slot:
                         timeout += BASELINE_ALLOWANCE_S
                         deadline += BASELINE_ALLOWANCE_S
                     continue
+                if isinstance(msg, messages.Claim):
+                    self.pool._claim(self, job.id)
+                    continue
+                if isinstance(msg, messages.Release):
+                    self.pool._release_device(self)
+                    continue
                 if isinstance(msg, Result):
                     self._delivered(task, msg)
                     return
         finally:
+            self.pool._release_device(self)  # a job that ends (or dies) while timing releases its device
             self.current = None
+            self.job_id = None
             self.pool._count("jobs")
             self.pool._count(f"jobs_slot{self.index}")  # how the work spread over the devices
             self.pool._add_time(task.op, time.monotonic() - started)
@@ -267,13 +343,17 @@ class _Slot:
         task.finish(lambda: task.on_failure(_Failure("crash", message, tail)))
 
 
-def _reply_to(job: Job, raw: dict[str, Any] | None) -> messages.Stage | Result | None:
+def _reply_to(job: Job, raw: dict[str, Any] | None) -> messages.Stage | messages.Claim | messages.Release | Result | None:
     """The Stage or Result `raw` is for `job`; None for anything else (stale, forged, or no message).
     A result must carry the job's nonce, so candidate code cannot forge one."""
     if raw is None or raw.get("id") != job.id:
         return None
     if raw.get("type") == messages.Stage.TYPE:
         return messages.Stage(id=job.id, stage=str(raw.get("stage", "")))
+    if raw.get("type") == messages.Claim.TYPE:
+        return messages.Claim(id=job.id)
+    if raw.get("type") == messages.Release.TYPE:
+        return messages.Release(id=job.id)
     if raw.get("type") == Result.TYPE and raw.get("nonce") == job.nonce:
         try:
             return Result.from_dict(raw)
@@ -296,10 +376,14 @@ def _close_all() -> None:
 
 class WorkerPool:
     def __init__(self, settings: Settings, *, log: Callable[[str], None] | None = None,
-                 standby: bool | None = None, extra_entry_points: Mapping[str, str] | None = None) -> None:
+                 standby: bool | None = None, extra_entry_points: Mapping[str, str] | None = None,
+                 gen_lane: bool | None = None) -> None:
         """`standby`: keep one spare worker started ahead (default on; TRITONIZE_STANDBY=0 turns it off).
         `extra_entry_points`: name → "package.module:function" each worker adds to its entry points when
-        it starts (tests); jobs still name entry points only."""
+        it starts (tests); jobs still name entry points only. `gen_lane`: on a GPU machine, one more
+        worker per GPU for generation calls (Inductor captures, template builds), so they compile while
+        the verify worker checks and times other candidates (default on; TRITONIZE_GEN_LANE=0 turns it
+        off; never on a CPU-only machine)."""
         self.settings = settings
         self.log = log or (lambda _msg: None)
         # An ordinary temporary name: the workers' HOME, cwd and caches live below it, and a candidate
@@ -318,6 +402,11 @@ class WorkerPool:
         self._ids = itertools.count(1)
         self._use_standby = standby if standby is not None else os.environ.get("TRITONIZE_STANDBY", "1") != "0"
         self._standbys: dict[str, Standby] = {}
+        self._gen_lane = gen_lane if gen_lane is not None else os.environ.get("TRITONIZE_GEN_LANE", "1") != "0"
+        # timing has the device to itself: the job timing on each GPU, and the jobs waiting to
+        self._timing_lock = threading.RLock()
+        self._owners: dict[str, _Slot] = {}
+        self._claims: dict[str, collections.deque[tuple[_Slot, int]]] = {}
         self._stats: dict[str, float] = collections.defaultdict(float)
         self.started_at: float | None = None
         _POOLS.add(self)
@@ -331,9 +420,13 @@ class WorkerPool:
                 return
             self._started = True
             self.started_at = time.monotonic()
-            slot = _Slot(self, 0, self._first_device_spec())
-            self._slots.append(slot)
-        slot.thread.start()
+            spec = self._first_device_spec()
+            slots = [_Slot(self, 0, spec)]
+            if self._gen_lane and self.settings.device != "cpu" and _gpu_visible():
+                slots.append(_Slot(self, 1, spec, lane="gen"))  # starts beside the first, not after it
+            self._slots.extend(slots)
+        for slot in slots:
+            slot.thread.start()
 
     def _first_device_spec(self) -> str:
         devices = self.settings.devices
@@ -350,9 +443,12 @@ class WorkerPool:
         with self._lock:
             if self._info is None:
                 self._stats["startup_s"] = time.monotonic() - (self.started_at or time.monotonic())
+                extra_gen: list[str] = []
                 if hello.kind == "cuda":
                     devices = self.settings.devices or list(range(int(hello.count)))
                     extra = [f"cuda:{d}" for d in devices if d != hello.index]
+                    if self._has_gen_lane():
+                        extra_gen = list(extra)  # a generation worker beside each verify worker
                 else:
                     extra = ["cpu"] * (_cpu_workers() - 1)
                 self._info = DeviceInfo(kind=hello.kind, name=hello.name,
@@ -360,6 +456,7 @@ class WorkerPool:
                                         versions=dict(hello.versions), sandbox=dict(hello.sandbox))
                 self.log(f"verify worker ready: {self._info.name} ({self._stats['startup_s']:.1f} s)")
                 new = [_Slot(self, len(self._slots) + i, spec) for i, spec in enumerate(extra)]
+                new += [_Slot(self, len(self._slots) + len(new) + i, spec, lane="gen") for i, spec in enumerate(extra_gen)]
                 self._slots.extend(new)
                 kind = "cuda" if hello.kind == "cuda" else "cpu"
                 standby = Standby(self.launcher, kind, self.log) if self._use_standby else None
@@ -372,6 +469,58 @@ class WorkerPool:
         if standby is not None:
             standby.thread.start()
         self._hello.set()
+
+    def _has_gen_lane(self) -> bool:
+        return any(s.lane == "gen" and not s.gone for s in list(self._slots))
+
+    # -- timing has the device to itself --
+
+    def _slots_on(self, key: str) -> list[_Slot]:
+        return [s for s in list(self._slots) if s.device_key() == key]
+
+    def _claim(self, slot: _Slot, job_id: int) -> None:
+        """Job `job_id` on `slot` asks for its GPU to itself: granted at once when no other job times there
+        (the other workers on the GPU are paused first), else when the one timing releases it."""
+        key = slot.device_key()
+        with self._timing_lock:
+            if key is not None:
+                owner = self._owners.get(key)
+                if owner is not None and owner is not slot:
+                    self._claims.setdefault(key, collections.deque()).append((slot, job_id))
+                    return
+                self._owners[key] = slot
+            self._grant(slot, job_id, key)
+
+    def _grant(self, slot: _Slot, job_id: int, key: str | None) -> None:
+        if key is not None:
+            for other in self._slots_on(key):
+                if other is not slot:
+                    other.pause()
+            slot.resume()
+            self._count("exclusive_grants")
+        w = slot.w
+        if w is not None:
+            w.send(messages.Granted(id=job_id))
+
+    def _release_device(self, slot: _Slot) -> None:
+        """`slot`'s job is done timing (or done, or gone): the next claim on its GPU gets it, or every
+        paused worker there goes on."""
+        with self._timing_lock:
+            for queue in self._claims.values():
+                for item in [c for c in queue if c[0] is slot]:
+                    queue.remove(item)
+            for key in [k for k, owner in self._owners.items() if owner is slot]:
+                del self._owners[key]
+                queue = self._claims.get(key)
+                while queue:
+                    nxt, job_id = queue.popleft()
+                    if nxt.w is not None and nxt.job_id == job_id:
+                        self._owners[key] = nxt
+                        self._grant(nxt, job_id, key)
+                        break
+                else:
+                    for other in self._slots_on(key):
+                        other.resume()
 
     def _standby_for(self, spec: str) -> Standby | None:
         kind = "cpu" if spec == "cpu" else "cuda" if spec.startswith("cuda") else ""
@@ -440,6 +589,10 @@ class WorkerPool:
         """Processes serving jobs (the standby, if any, is `standby_pids()`)."""
         return [pid for s in list(self._slots) if (p := s.proc) is not None and (pid := p.pid) is not None]
 
+    def serving(self) -> int:
+        """How many workers have said hello and take jobs now (the generation lane's included)."""
+        return sum(1 for s in list(self._slots) if s.device_key() is not None)
+
     def standby_pids(self) -> list[int]:
         return [pid for sb in list(self._standbys.values()) if (pid := sb.pid()) is not None]
 
@@ -470,28 +623,31 @@ class WorkerPool:
                 task.finish(lambda: task.on_failure(_Failure("crash" if self._start_error else "closed", why)))
                 return task.future
             self._queue.append(task)
-            self._lock.notify()
+            self._lock.notify_all()  # the slot of its lane may be another
         return task.future
 
     def _requeue(self, task: _Task) -> None:
         with self._lock:
             task.state = "queued"
             self._queue.appendleft(task)
-            self._lock.notify()
+            self._lock.notify_all()  # the slot of its lane may be another
 
-    def _next_task(self, timeout: float) -> _Task | None:
+    def _next_task(self, slot: _Slot, timeout: float) -> _Task | None:
+        """The first queued task `slot` accepts (its lane), waiting up to `timeout` for one."""
         with self._lock:
             end = time.monotonic() + timeout
-            while not self._queue and not self.closed:
+            while not self.closed:
+                for task in list(self._queue):
+                    if task.state != "queued":
+                        self._queue.remove(task)
+                    elif slot.accepts(task):
+                        self._queue.remove(task)
+                        task.state = "running"
+                        return task
                 remaining = end - time.monotonic()
                 if remaining <= 0:
                     return None
                 self._lock.wait(remaining)
-            while self._queue:
-                task = self._queue.popleft()
-                if task.state == "queued":
-                    task.state = "running"
-                    return task
             return None
 
     def _cancel_task(self, task: _Task) -> None:
@@ -536,9 +692,11 @@ class WorkerPool:
         return self._wait(task, cancel)
 
     def call(self, entry: str, payload: Any, *, timeout: float | None = None, cancel: CancelToken | None = None,
-             settings: Settings | None = None) -> Any:
+             settings: Settings | None = None, lane: str = "gen") -> Any:
         """Run the worker's entry point `entry` (e.g. "template.build") on `payload` and return its JSON
-        result. WorkerCallError when it raises, is unknown to the worker, or the worker dies."""
+        result. WorkerCallError when it raises, is unknown to the worker, or the worker dies. `lane`:
+        "gen" (a generation worker runs it where there is one), or "any" for a short call that any idle
+        worker may take."""
 
         def on_result(result: Result) -> Any:
             if not result.ok:
@@ -551,7 +709,7 @@ class WorkerPool:
             raise WorkerCallError(f"{entry}: {f.message}", f.log_tail)
 
         limit = _time_limit(timeout, settings or self.settings)
-        task = _Task("call", entry, payload, limit, Future(), on_result, on_failure, cancel)
+        task = _Task("call", entry, payload, limit, Future(), on_result, on_failure, cancel, lane=lane)
         return self._wait(task, cancel)
 
     def submit(self, problem: Problem, candidate: Candidate, settings: Settings,
@@ -604,6 +762,15 @@ class WorkerPool:
 def _time_limit(timeout: float | None, settings: Settings) -> float:
     """The one rule for a job's time limit: `timeout` when given, else the settings' `timeout_s`."""
     return timeout if timeout is not None else settings.timeout_s
+
+
+def _gpu_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU to this process (device nodes, CUDA_VISIBLE_DEVICES), without
+    importing torch: the generation lane is started beside the first worker, before its hello says more."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
 
 
 def _cpu_workers() -> int:

@@ -3,8 +3,12 @@
 Both processes import this module, so it uses only the standard library and the plain data modules
 `report.py` and `candidate.py` (never torch). `protocol.py` frames the dicts these classes turn into.
 
-pool → worker:   Job(entry, payload)  Activate(device)  Exit()
-worker → pool:   Ready  Hello  Stage  Result
+pool → worker:   Job(entry, payload)  Activate(device)  Exit()  Granted(id)
+worker → pool:   Ready  Hello  Stage  Claim(id)  Release(id)  Result
+
+Claim / Granted / Release: a job that times asks for its GPU to itself; the pool pauses the other
+workers on that device until the Release (or the job's end), so nothing else runs on the GPU while
+it is timed (verify/pool.py, "timing has the device to itself").
 
 A job names one of the worker's entry points (worker/main.py: ENTRY_POINTS) and carries its payload.
 The payloads of "verify" and "probe" are typed here (VerifyJob, ProbeJob), and so are their results
@@ -261,6 +265,30 @@ class Stage(Message):
 
 
 @dataclass
+class Claim(Message):
+    """worker → pool: job `id` is about to time; it waits for Granted before it starts."""
+
+    TYPE: ClassVar[str] = "claim"
+    id: int
+
+
+@dataclass
+class Granted(Message):
+    """pool → worker: job `id` has its device to itself until it sends Release (or its result)."""
+
+    TYPE: ClassVar[str] = "granted"
+    id: int
+
+
+@dataclass
+class Release(Message):
+    """worker → pool: job `id` is done timing; the device may be shared again."""
+
+    TYPE: ClassVar[str] = "release"
+    id: int
+
+
+@dataclass
 class Result(Message):
     """worker → pool: how a job ended."""
 
@@ -290,7 +318,8 @@ class Result(Message):
         return cls(**{**d, "value": _decode_result(entry, d.get("value")) if d.get("ok") else d.get("value")})
 
 
-MESSAGES: dict[str, type[Message]] = {m.TYPE: m for m in (Job, Activate, Exit, Ready, Hello, Stage, Result)}
+MESSAGES: dict[str, type[Message]] = {m.TYPE: m for m in (Job, Activate, Exit, Granted, Ready, Hello, Stage, Claim,
+                                                           Release, Result)}
 
 
 def parse(d: dict[str, Any]) -> Message:

@@ -1,10 +1,13 @@
 """What every entry point gets besides its payload: the job's directory, the device, a way to report the
-stage it is in, and a way to ask for the worker to be replaced afterwards."""
+stage it is in, a way to have the device to itself while timing, and a way to ask for the worker to be
+replaced afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,9 @@ class JobContext:
     stage: Callable[[str], None] = lambda _s: None  # progress, named in timeout and crash messages
     tampered: Callable[[], list[str]] = lambda: []  # names of checker callables a candidate changed
     recycle: bool = False  # set when the CUDA context may be poisoned (or torch was patched)
+    # `with ctx.exclusive():` the device to this job alone (the pool pauses the other workers on it):
+    # every GPU timing runs inside one. Outside a pool (tests calling entry points directly): no-op.
+    exclusive: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
     started: float = field(default_factory=time.monotonic)
 
     def check_untouched(self, when: str) -> None:

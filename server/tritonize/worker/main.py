@@ -35,7 +35,19 @@ from typing import Any
 
 from ..report import CandidateResult
 from ..wire import messages, protocol
-from ..wire.messages import Hello, Job, ProbeJob, ProbeResult, Ready, Result, Stage, VerifyJob
+from ..wire.messages import (
+    Claim,
+    Granted,
+    Hello,
+    Job,
+    ProbeJob,
+    ProbeResult,
+    Ready,
+    Release,
+    Result,
+    Stage,
+    VerifyJob,
+)
 from .context import JobContext
 from .errors import RecipeError, exc_line
 
@@ -87,7 +99,8 @@ class UnknownEntryPoint(LookupError):
 
 
 def extra_entry_point(spec: str) -> tuple[str, EntryPoint]:
-    """`name=package.module:function` from the command line → (name, a function of payload only)."""
+    """`name=package.module:function` from the command line → (name, entry point): a function of the
+    payload only, or of the payload and the JobContext when it says `wants_context = True`."""
     name, _, target = spec.partition("=")
     module_name, _, func_name = target.partition(":")
     if not name or not module_name or not func_name:
@@ -95,6 +108,8 @@ def extra_entry_point(spec: str) -> tuple[str, EntryPoint]:
     if name in ENTRY_POINTS:
         raise ValueError(f"--entry-point {name!r} would replace a built-in entry point")
     func = getattr(importlib.import_module(module_name), func_name)
+    if getattr(func, "wants_context", False) is True:  # func(payload, ctx), as the built-in ones
+        return name, func
     return name, lambda payload, _ctx: func(payload)
 
 
@@ -281,7 +296,8 @@ class Worker:
         result = Result(id=job.id, nonce=job.nonce, entry=job.entry)
         ctx = JobContext(job_dir=job_dir, device=self.device,
                          stage=lambda text: self.send(Stage(id=job.id, stage=text)),
-                         tampered=lambda: changed_since(self.pristine))
+                         tampered=lambda: changed_since(self.pristine),
+                         exclusive=lambda: self.exclusive(job.id))
         started = time.monotonic()
         try:
             if changed_since(self.pristine):
@@ -300,6 +316,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 shutil.rmtree(job_dir, ignore_errors=True)
         fault = _pending_cuda_fault(self.device)
+        if fault is None:
+            _return_gpu_memory(self.device)
         if fault is not None:
             # A kernel of this job faulted asynchronously (e.g. a device-side assert after a verdict was
             # already reached): it belongs to this job, and this worker's CUDA context is now unusable.
@@ -310,6 +328,23 @@ class Worker:
         result.recycle = ctx.recycle or changed
         result.tainted = result.tainted or changed
         self.send(result)
+
+    @contextlib.contextmanager
+    def exclusive(self, job_id: int) -> Any:
+        """The device to job `job_id` alone: Claim, wait for the pool's Granted (it pauses the other
+        workers on this device first), run the block, Release. The pool releases on its own when the
+        job ends, so a block that never returns cannot keep the others paused past the job."""
+        self.send(Claim(id=job_id))
+        while True:
+            raw = self.reader.recv()
+            if raw is None or raw.get("type") == messages.Exit.TYPE:
+                os._exit(0)  # the pool is gone or shutting down: nothing to time for
+            if raw.get("type") == Granted.TYPE and raw.get("id") == job_id:
+                break
+        try:
+            yield
+        finally:
+            self.send(Release(id=job_id))
 
     def dispatch(self, job: Job, ctx: JobContext) -> Any:
         entry = self.entry_points.get(job.entry)
@@ -342,6 +377,17 @@ def _pending_cuda_fault(device: Any) -> str | None:
     except Exception as e:  # noqa: BLE001 - any CUDA error here poisons the context
         return exc_line(e)
     return None
+
+
+def _return_gpu_memory(device: Any) -> None:
+    """Give the memory the job's tensors were cached in back to the driver: another worker on this GPU
+    (the generation lane beside the verify worker) may need it for the next job's inputs."""
+    if getattr(device, "type", None) != "cuda":
+        return
+    import torch
+
+    with contextlib.suppress(Exception):
+        torch.cuda.empty_cache()
 
 
 def _jsonable(obj: Any) -> Any:

@@ -4,13 +4,16 @@ Method: one call to warm up (JIT, autotuning), a short estimate, then warm-up ru
 timed runs for ~100 ms (at least 20, at most 1000). Before every timed run a 256 MB buffer is
 zeroed so each run starts with a cold L2 cache; CUDA events bracket the function alone; the
 median is reported. Eager and torch.compile (default mode) of the reference are measured the same
-way on the same inputs, once per (worker, problem).
+way on the same inputs, once per (worker, problem). Every measurement runs with the device to itself
+(`JobContext.exclusive`: the pool pauses the other workers on the GPU meanwhile).
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,14 +69,24 @@ def bench(fn: Callable[[], Any], device: torch.device, *, warmup_ms: float = WAR
     return Bench(ms=statistics.median(times), runs=n_runs, min_ms=min(times), max_ms=max(times))
 
 
-def baselines(model: torch.nn.Module, inputs: list, device: torch.device) -> dict[str, Any]:
-    """Eager and torch.compile medians of the reference on `inputs` (compile failure recorded, not raised)."""
+def baselines(model: torch.nn.Module, inputs: list, device: torch.device,
+              exclusive: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+              stage: Callable[[str], None] = lambda _s: None) -> dict[str, Any]:
+    """Eager and torch.compile medians of the reference on `inputs` (compile failure recorded, not raised).
+    torch.compile's compilation (seconds of CPU) runs outside `exclusive()`, the measurements inside."""
     out: dict[str, Any] = {"eager_ms": None, "compile_ms": None, "compile_error": None}
     with torch.no_grad():
-        out["eager_ms"] = bench(lambda: model(*inputs), device).ms
+        stage("timing the eager baseline")
+        with exclusive():
+            out["eager_ms"] = bench(lambda: model(*inputs), device).ms
         try:
+            stage("compiling the torch.compile baseline")
             compiled = torch.compile(model)
-            out["compile_ms"] = bench(lambda: compiled(*inputs), device).ms
+            compiled(*inputs)
+            torch.cuda.synchronize(device)
+            stage("timing the torch.compile baseline")
+            with exclusive():
+                out["compile_ms"] = bench(lambda: compiled(*inputs), device).ms
         except Exception as e:  # a module torch.compile cannot handle still gets an eager baseline
             lines = [ln for ln in str(e).splitlines() if ln.strip()]
             out["compile_error"] = f"{type(e).__name__}: {lines[0] if lines else ''}"[:300]

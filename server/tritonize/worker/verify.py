@@ -333,13 +333,15 @@ class Verification:
         if base is None:
             ctx.stage("timing eager and torch.compile baselines")  # the pool extends the time limit for this
             mark = time.monotonic()
-            base = baselines(first.reference, clone_tree(first.inputs), dev)
+            base = baselines(first.reference, clone_tree(first.inputs), dev, ctx.exclusive, ctx.stage)
             _BASELINES[key] = base
             self.phases["baselines"] = time.monotonic() - mark
         ctx.stage("timing the candidate")
         inputs = clone_tree(first.inputs)
         candidate = first.candidate
-        measured = self.runner.call(lambda: _timed(candidate, inputs, dev), "ModelNew.forward (timing)", record=False)
+        with ctx.exclusive():  # nothing else on the GPU meanwhile (the pool pauses the other workers on it)
+            measured = self.runner.call(lambda: _timed(candidate, inputs, dev), "ModelNew.forward (timing)",
+                                        record=False)
         self.timing = Timing(ms=measured.ms, eager_ms=base.get("eager_ms"), compile_ms=base.get("compile_ms"),
                              runs=measured.runs)
         if base.get("compile_error"):
