@@ -22,7 +22,8 @@ class TemplateGenerator:
     def generate(self, problem: Problem, ctx: GenerateContext) -> list[Candidate]:
         ctx.progress("matching op patterns", 0, 1)
         payload = {"problem": problem.to_dict(), "n": ctx.settings.n, "allow_tf32": ctx.settings.allow_tf32}
-        result = ctx.pool.call(BUILD_ENTRY, payload, timeout=BUILD_TIMEOUT_S, cancel=ctx.cancel)
+        # seconds at most (the recipe's inputs, one trace): any idle worker may build
+        result = ctx.pool.call(BUILD_ENTRY, payload, timeout=BUILD_TIMEOUT_S, cancel=ctx.cancel, lane="any")
         return candidates_from_result(result, ctx)
 
     @staticmethod

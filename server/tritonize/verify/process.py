@@ -262,6 +262,24 @@ class WorkerProcess:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
 
+    def pause(self) -> bool:
+        """SIGSTOP the worker's process group (while another job on its GPU is timed). Kernels it already
+        queued finish; it launches nothing more until resume(). False if it is not running."""
+        return self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> bool:
+        return self._signal_group(signal.SIGCONT)
+
+    def _signal_group(self, sig: int) -> bool:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return False
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
     def reap(self) -> int | None:
         proc = self.proc
         if proc is None:
