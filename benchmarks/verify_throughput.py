@@ -136,7 +136,9 @@ def main() -> int:
     cands = candidates(args.n, blocks)
     t1 = time.monotonic()
     probe = pool.probe(problem, settings)
+    pool.start_baselines(problem, settings)  # as `convert` does: measured beside the checks
     results = pool.verify_all(problem, cands, settings)
+    pool.complete_baselines(problem, settings, results)
     wall = time.monotonic() - t0
     verify_wall = time.monotonic() - t1
     pool.close()
@@ -157,15 +159,18 @@ def main() -> int:
               ("import + static checks", stats.get("phase_load_s", 0.0)),
               ("first forward (incl. JIT)", stats.get("phase_first_forward_s", 0.0)),
               ("other seeds (correctness)", stats.get("phase_correctness_s", 0.0)),
-              ("eager + torch.compile baselines", stats.get("phase_baselines_s", 0.0)),
+              ("stress input families", stats.get("phase_stress_s", 0.0)),
+              ("repeat calls", stats.get("phase_repeats_s", 0.0)),
+              ("eager + torch.compile baselines (verify worker)", stats.get("phase_baselines_s", 0.0)),
+              ("baselines beside (generation worker)", stats.get("baselines_measured_s", 0.0)),
               ("candidate timing", stats.get("phase_timing_s", 0.0) - stats.get("phase_baselines_s", 0.0))]
     print()
-    print(f"{'phase':<34} {'seconds':>8}")
+    print(f"{'phase':<48} {'seconds':>8}")
     for name, secs in phases:
-        print(f"{name:<34} {secs:8.2f}")
+        print(f"{name:<48} {secs:8.2f}")
     passed = sum(r.passed for r in results)
-    print(f"{'verification wall (probe + 20 jobs)':<34} {verify_wall:8.2f}")
-    print(f"{'TOTAL wall':<34} {wall:8.2f}   ({len(results)} candidates, {passed} passed, "
+    print(f"{'verification wall (probe + 20 jobs)':<48} {verify_wall:8.2f}")
+    print(f"{'TOTAL wall':<48} {wall:8.2f}   ({len(results)} candidates, {passed} passed, "
           f"{args.seeds} seeds{', timed' if gpu else ', not timed'}; goal ≤ 30 s on one GPU)")
     if args.json:
         print(json.dumps({"device": info.name, "wall_s": wall, "verify_wall_s": verify_wall, "startup_s": startup,

@@ -70,6 +70,8 @@ class _Verifier:
             self.device()
             self.cancel.raise_if_cancelled()
             self._probe = self.pool.probe(self.problem, self.settings, self.cancel)
+            # eager + torch.compile times, measured beside the checks (GPU only; the pool says no otherwise)
+            self.pool.start_baselines(self.problem, self.settings)
         return self._probe
 
     def submit(self, candidate: Candidate) -> Future[CandidateResult]:
@@ -153,6 +155,7 @@ def verify_one(
         progress(ProgressEvent("verify", f"verifying {candidate.candidate_id or candidate.origin}", 0, 1))
         result = verifier.submit(candidate).result()
         cancel.raise_if_cancelled()  # a cancelled job's result says "cancelled", which is no verdict
+        pool.complete_baselines(problem, settings, [result])
         progress(ProgressEvent("verify", "verified", 1, 1))
         return Verification(result, device, probe)
     finally:
@@ -289,6 +292,7 @@ def _convert(
                 raise Cancelled()
         results.append(fut.result())
     cancel.raise_if_cancelled()
+    pool.complete_baselines(problem, settings, results)  # torch.compile's time, measured beside
     report.stage_seconds["verify"] = time.monotonic() - verify_started
     # Worker-side seconds spent timing (candidates + baselines), summed over candidates; part of "verify".
     timed = sum(r.phases.get("timing", 0.0) + r.phases.get("baselines", 0.0) for r in results)

@@ -148,3 +148,30 @@ def test_the_standby_worker_holds_no_gpu_memory(pool: WorkerPool, settings: Sett
     verify(pool, settings, "oob_store.py")
     assert_serves(pool, settings)
     assert pool.worker_pids() == standby
+
+
+def test_baselines_measured_beside_and_timing_alone_on_the_device(settings: Settings) -> None:
+    """A pool with its generation worker: the problem's eager and torch.compile times are measured there
+    (start_baselines, as `convert` does after the probe) and handed to the verify job with its grant to
+    time; every timing had the GPU to itself; both workers on the GPU serve."""
+    p = WorkerPool(settings.copy(), standby=False, gen_lane=True)
+    try:
+        p.start()
+        p.device_info()
+        prob = problem()
+        p.probe(prob, settings)
+        pending = p.start_baselines(prob, settings)
+        assert pending is not None
+        r = verify(p, settings, "relu_ok.py", prob)
+        assert r.passed, r.message
+        p.complete_baselines(prob, settings, [r])
+        base = pending.result(timeout=600)
+        assert base is not None and base["eager_ms"] > 0 and base["compile_ms"] > 0, base
+        assert r.timing is not None and r.timing.eager_ms and r.timing.eager_ms > 0  # timed beside the candidate
+        assert r.timing.compile_ms == base["compile_ms"]
+        stats = p.stats()
+        assert stats.get("baselines_shared", 0) >= 1, stats
+        assert stats.get("exclusive_grants", 0) >= 3, stats  # eager + compile beside, the candidate (+ eager)
+        assert p.serving() == 2 and "phase_baselines_s" not in stats  # the verify worker compiled nothing
+    finally:
+        p.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import hashlib
 import itertools
 import os
 import secrets
@@ -84,6 +85,8 @@ class _Task:
     started_at: float | None = None  # when a worker began running it (queue wait excluded)
     unregister: Callable[[], None] = lambda: None
     lane: str = "verify"  # verify | gen | any: which slots may run it (see WorkerPool, "lanes")
+    home: str | None = None  # the problem it belongs to (a hash of its source): one GPU per problem
+    baselines_key: str | None = None  # verify jobs: whose measured baselines it may be handed
 
     def finish(self, produce: Callable[[], Any]) -> None:
         """Resolve the future once, with `produce()`'s value or the exception it raises."""
@@ -298,7 +301,7 @@ class _Slot:
                         deadline += BASELINE_ALLOWANCE_S
                     continue
                 if isinstance(msg, messages.Claim):
-                    self.pool._claim(self, job.id)
+                    self.pool._claim(self, job.id, task.baselines_key if msg.baselines else None)
                     continue
                 if isinstance(msg, messages.Release):
                     self.pool._release_device(self)
@@ -351,7 +354,7 @@ def _reply_to(job: Job, raw: dict[str, Any] | None) -> messages.Stage | messages
     if raw.get("type") == messages.Stage.TYPE:
         return messages.Stage(id=job.id, stage=str(raw.get("stage", "")))
     if raw.get("type") == messages.Claim.TYPE:
-        return messages.Claim(id=job.id)
+        return messages.Claim(id=job.id, baselines=raw.get("baselines") is True)
     if raw.get("type") == messages.Release.TYPE:
         return messages.Release(id=job.id)
     if raw.get("type") == Result.TYPE and raw.get("nonce") == job.nonce:
@@ -403,10 +406,13 @@ class WorkerPool:
         self._use_standby = standby if standby is not None else os.environ.get("TRITONIZE_STANDBY", "1") != "0"
         self._standbys: dict[str, Standby] = {}
         self._gen_lane = gen_lane if gen_lane is not None else os.environ.get("TRITONIZE_GEN_LANE", "1") != "0"
+        self._homes: dict[str, str] = {}  # problem (source hash) → the GPU its jobs run on
         # timing has the device to itself: the job timing on each GPU, and the jobs waiting to
         self._timing_lock = threading.RLock()
         self._owners: dict[str, _Slot] = {}
-        self._claims: dict[str, collections.deque[tuple[_Slot, int]]] = {}
+        self._claims: dict[str, collections.deque[tuple[_Slot, int, str | None]]] = {}
+        # problem + precision → the Future of its baselines job (start_baselines)
+        self._baselines: dict[str, Future] = {}
         self._stats: dict[str, float] = collections.defaultdict(float)
         self.started_at: float | None = None
         _POOLS.add(self)
@@ -478,29 +484,42 @@ class WorkerPool:
     def _slots_on(self, key: str) -> list[_Slot]:
         return [s for s in list(self._slots) if s.device_key() == key]
 
-    def _claim(self, slot: _Slot, job_id: int) -> None:
+    def _claim(self, slot: _Slot, job_id: int, baselines_key: str | None = None) -> None:
         """Job `job_id` on `slot` asks for its GPU to itself: granted at once when no other job times there
-        (the other workers on the GPU are paused first), else when the one timing releases it."""
+        (the other workers on the GPU are paused first), else when the one timing releases it. With
+        `baselines_key`, the grant says what the pool knows of that problem's torch.compile baseline
+        (`_grant`)."""
         key = slot.device_key()
         with self._timing_lock:
             if key is not None:
                 owner = self._owners.get(key)
                 if owner is not None and owner is not slot:
-                    self._claims.setdefault(key, collections.deque()).append((slot, job_id))
+                    self._claims.setdefault(key, collections.deque()).append((slot, job_id, baselines_key))
                     return
                 self._owners[key] = slot
-            self._grant(slot, job_id, key)
+            self._grant(slot, job_id, key, baselines_key)
 
-    def _grant(self, slot: _Slot, job_id: int, key: str | None) -> None:
+    def _grant(self, slot: _Slot, job_id: int, key: str | None, baselines_key: str | None) -> None:
         if key is not None:
             for other in self._slots_on(key):
                 if other is not slot:
                     other.pause()
             slot.resume()
             self._count("exclusive_grants")
+        shared = None
+        if baselines_key is not None:
+            # measured: its numbers; being measured: {"pending": True} (the result gets them when they come,
+            # `_fill_compile`); none started, or it failed: None (the verify job measures its own)
+            future = self._baselines.get(baselines_key)
+            if future is not None and not future.done():
+                shared = {"pending": True}
+            elif future is not None and future.exception() is None:
+                shared = future.result()
+            if shared is not None:
+                self._count("baselines_shared")
         w = slot.w
         if w is not None:
-            w.send(messages.Granted(id=job_id))
+            w.send(messages.Granted(id=job_id, baselines=shared))
 
     def _release_device(self, slot: _Slot) -> None:
         """`slot`'s job is done timing (or done, or gone): the next claim on its GPU gets it, or every
@@ -513,10 +532,10 @@ class WorkerPool:
                 del self._owners[key]
                 queue = self._claims.get(key)
                 while queue:
-                    nxt, job_id = queue.popleft()
+                    nxt, job_id, baselines_key = queue.popleft()
                     if nxt.w is not None and nxt.job_id == job_id:
                         self._owners[key] = nxt
-                        self._grant(nxt, job_id, key)
+                        self._grant(nxt, job_id, key, baselines_key)
                         break
                 else:
                     for other in self._slots_on(key):
@@ -633,14 +652,14 @@ class WorkerPool:
             self._lock.notify_all()  # the slot of its lane may be another
 
     def _next_task(self, slot: _Slot, timeout: float) -> _Task | None:
-        """The first queued task `slot` accepts (its lane), waiting up to `timeout` for one."""
+        """The first queued task `slot` accepts (its lane, its problem's GPU), waiting up to `timeout`."""
         with self._lock:
             end = time.monotonic() + timeout
             while not self.closed:
                 for task in list(self._queue):
                     if task.state != "queued":
                         self._queue.remove(task)
-                    elif slot.accepts(task):
+                    elif slot.accepts(task) and self._at_home(slot, task):
                         self._queue.remove(task)
                         task.state = "running"
                         return task
@@ -649,6 +668,20 @@ class WorkerPool:
                     return None
                 self._lock.wait(remaining)
             return None
+
+    def _at_home(self, slot: _Slot, task: _Task) -> bool:
+        """Every job of one problem runs on one GPU (its "home": the GPU of the first worker that took one
+        of them), so each GPU's workers compile and time that problem's baselines once, and its Inductor
+        capture warms the caches its verification uses. A home without a live worker takes none: then
+        any GPU does. Called with the queue lock held."""
+        here = slot.device_key()
+        if task.home is None or here is None or here == "cpu":
+            return True
+        home = self._homes.get(task.home)
+        if home is None:
+            self._homes[task.home] = here
+            return True
+        return home == here or not any(s.device_key() == home for s in self._slots)
 
     def _cancel_task(self, task: _Task) -> None:
         """Cancel: queued tasks fail at once; a running one's worker is killed (its slot respawns it)."""
@@ -688,7 +721,8 @@ class WorkerPool:
             raise ProblemError("recipe_error", f"running the recipe and {problem.name}: {f.message}")
 
         job = ProbeJob(source=problem.source, class_name=problem.name, options=JobOptions.from_settings(settings))
-        task = _Task("probe", "probe", job, _time_limit(timeout, settings), Future(), on_result, on_failure, cancel)
+        task = _Task("probe", "probe", job, _time_limit(timeout, settings), Future(), on_result, on_failure, cancel,
+                     home=_home(problem.source))
         return self._wait(task, cancel)
 
     def call(self, entry: str, payload: Any, *, timeout: float | None = None, cancel: CancelToken | None = None,
@@ -709,7 +743,8 @@ class WorkerPool:
             raise WorkerCallError(f"{entry}: {f.message}", f.log_tail)
 
         limit = _time_limit(timeout, settings or self.settings)
-        task = _Task("call", entry, payload, limit, Future(), on_result, on_failure, cancel, lane=lane)
+        task = _Task("call", entry, payload, limit, Future(), on_result, on_failure, cancel, lane=lane,
+                     home=_home(_payload_source(payload)))
         return self._wait(task, cancel)
 
     def submit(self, problem: Problem, candidate: Candidate, settings: Settings,
@@ -726,6 +761,7 @@ class WorkerPool:
                                         seconds=elapsed())
             verdict: CandidateResult = result.value  # the worker's own verdict, typed end to end
             verdict.seconds = elapsed()
+            self._fill_compile(verdict, task.baselines_key, wait=None)
             self._record_phases(verdict.phases)
             return verdict
 
@@ -744,8 +780,67 @@ class WorkerPool:
             return done
         job = VerifyJob(source=problem.source, class_name=problem.name, candidate=candidate,
                         options=JobOptions.from_settings(settings))
-        task = _Task("verify", "verify", job, _time_limit(timeout, settings), Future(), on_result, on_failure, cancel)
+        task = _Task("verify", "verify", job, _time_limit(timeout, settings), Future(), on_result, on_failure, cancel,
+                     home=_home(problem.source), baselines_key=_baselines_key(problem, settings))
         return self._enqueue(task)
+
+    def complete_baselines(self, problem: Problem, settings: Settings, results: list[CandidateResult],
+                           timeout: float | None = None) -> None:
+        """Wait (up to `timeout`, default the settings' time limit) for the problem's torch.compile
+        baseline measured beside (`start_baselines`) and add it to every timed result still without one."""
+        key = _baselines_key(problem, settings)
+        for r in results:
+            self._fill_compile(r, key, wait=settings.timeout_s if timeout is None else timeout)
+
+    def _fill_compile(self, r: CandidateResult, key: str | None, wait: float | None) -> None:
+        if key is None or r.timing is None or r.timing.compile_ms is not None:
+            return
+        with self._timing_lock:
+            future = self._baselines.get(key)
+        if future is None or (wait is None and not future.done()):
+            return
+        try:
+            base = future.result(timeout=wait)
+        except (FutureTimeout, Exception):  # noqa: BLE001 - no baseline is a missing number, not an error
+            base = None
+        if not base:
+            return
+        r.timing.compile_ms = base.get("compile_ms")
+        error = base.get("compile_error")
+        if error and not any(f.rule == "baseline" for f in r.findings):
+            r.findings.append(Finding(rule="baseline", message=f"torch.compile baseline failed: {error}", fatal=False,
+                                      line=None))
+
+    def start_baselines(self, problem: Problem, settings: Settings) -> Future | None:
+        """Measure the problem's eager and torch.compile times once, in the background, on a generation
+        worker where there is one (no candidate ever runs there, and torch.compile's seconds of compiling
+        overlap the verify worker's checks). Verify jobs of the problem then compile no baseline of their
+        own: their results get its torch.compile time when it arrives (at once, or in
+        `complete_baselines`); eager is timed in the verify worker, beside each candidate. Only on a GPU
+        with timing on; None otherwise. The Future's value is the dict, or None when the measurement
+        failed (later verify jobs then measure their own)."""
+        info = self._info
+        if info is None or info.kind != "cuda" or not settings.time_candidates:
+            return None
+        key = _baselines_key(problem, settings)
+        with self._timing_lock:
+            existing = self._baselines.get(key)
+            if existing is not None:
+                return existing
+            job = ProbeJob(source=problem.source, class_name=problem.name, options=JobOptions.from_settings(settings))
+
+            def measured(result: Result) -> dict[str, Any] | None:
+                if not (result.ok and isinstance(result.value, dict)):
+                    self.log(f"baselines of {problem.name} not measured: {result.error}")
+                    return None
+                self._count("baselines_measured_s", float(result.value.get("seconds") or 0.0))
+                return result.value
+
+            task = _Task("call", "baselines", job, _time_limit(None, settings) + BASELINE_ALLOWANCE_S, Future(),
+                         measured, lambda _f: None, lane="gen", home=_home(problem.source))
+            self._baselines[key] = task.future
+        self._enqueue(task)
+        return task.future
 
     def verify_all(self, problem: Problem, candidates: list[Candidate], settings: Settings,
                    cancel: CancelToken | None = None) -> list[CandidateResult]:
@@ -762,6 +857,24 @@ class WorkerPool:
 def _time_limit(timeout: float | None, settings: Settings) -> float:
     """The one rule for a job's time limit: `timeout` when given, else the settings' `timeout_s`."""
     return timeout if timeout is not None else settings.timeout_s
+
+
+def _baselines_key(problem: Problem, settings: Settings) -> str:
+    return f"{_home(problem.source)}|{problem.name}|{bool(settings.allow_tf32)}"
+
+
+def _home(source: str | None) -> str | None:
+    return hashlib.sha256(source.encode()).hexdigest()[:16] if source else None
+
+
+def _payload_source(payload: Any) -> str | None:
+    """The problem source a generation call works on ({"source"} or {"problem": {"source"}}), if any."""
+    if not isinstance(payload, dict):
+        return None
+    source = payload.get("source")
+    if source is None and isinstance(payload.get("problem"), dict):
+        source = payload["problem"].get("source")
+    return source if isinstance(source, str) else None
 
 
 def _gpu_visible() -> bool:

@@ -151,7 +151,7 @@ class ProbeResult:
 
 
 # Entry points whose payload and result are typed; the others carry plain JSON.
-PAYLOAD_TYPES: dict[str, Any] = {"verify": VerifyJob, "probe": ProbeJob}
+PAYLOAD_TYPES: dict[str, Any] = {"verify": VerifyJob, "probe": ProbeJob, "baselines": ProbeJob}
 RESULT_TYPES: dict[str, Any] = {"verify": CandidateResult, "probe": ProbeResult}
 
 
@@ -266,18 +266,22 @@ class Stage(Message):
 
 @dataclass
 class Claim(Message):
-    """worker → pool: job `id` is about to time; it waits for Granted before it starts."""
+    """worker → pool: job `id` is about to time; it waits for Granted before it starts. With `baselines`,
+    it also asks for the problem's eager and torch.compile times when the pool has them measured."""
 
     TYPE: ClassVar[str] = "claim"
     id: int
+    baselines: bool = False
 
 
 @dataclass
 class Granted(Message):
-    """pool → worker: job `id` has its device to itself until it sends Release (or its result)."""
+    """pool → worker: job `id` has its device to itself until it sends Release (or its result); with the
+    problem's baselines ({"eager_ms", "compile_ms", "compile_error"}) when they were asked for and known."""
 
     TYPE: ClassVar[str] = "granted"
     id: int
+    baselines: dict[str, Any] | None = None
 
 
 @dataclass

@@ -22,9 +22,11 @@ class JobContext:
     stage: Callable[[str], None] = lambda _s: None  # progress, named in timeout and crash messages
     tampered: Callable[[], list[str]] = lambda: []  # names of checker callables a candidate changed
     recycle: bool = False  # set when the CUDA context may be poisoned (or torch was patched)
-    # `with ctx.exclusive():` the device to this job alone (the pool pauses the other workers on it):
-    # every GPU timing runs inside one. Outside a pool (tests calling entry points directly): no-op.
-    exclusive: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
+    # `with ctx.exclusive() as shared:` the device to this job alone (the pool pauses the other workers on
+    # it): every GPU timing runs inside one. `exclusive(baselines=True)` also asks for the problem's
+    # baselines measured elsewhere in the pool (`shared`: their dict, or None). Outside a pool (tests
+    # calling entry points directly): no-op, None.
+    exclusive: Callable[..., AbstractContextManager[Any]] = lambda baselines=False: contextlib.nullcontext()
     started: float = field(default_factory=time.monotonic)
 
     def check_untouched(self, when: str) -> None:

@@ -74,6 +74,12 @@ def _probe(job: ProbeJob, ctx: JobContext) -> ProbeResult:
     return probe(job, ctx)
 
 
+def _baselines(job: ProbeJob, ctx: JobContext) -> dict[str, Any]:
+    from .verify import measure_baselines
+
+    return measure_baselines(job, ctx)
+
+
 def _template_build(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     from .template.build import build_candidates
 
@@ -89,6 +95,7 @@ def _inductor_capture(payload: dict[str, Any], _ctx: JobContext) -> dict[str, An
 ENTRY_POINTS: dict[str, EntryPoint] = {
     "verify": _verify,  # VerifyJob → report.CandidateResult
     "probe": _probe,  # ProbeJob → ProbeResult, or a `recipe_error` reply
+    "baselines": _baselines,  # ProbeJob → {"eager_ms", "compile_ms", "compile_error"} (GPU)
     "template.build": _template_build,  # {"problem", "n", "allow_tf32"} → {"candidates", "skipped"}
     "inductor.capture": _inductor_capture,  # {"source", "mode"} → the capture record
 }
@@ -297,7 +304,7 @@ class Worker:
         ctx = JobContext(job_dir=job_dir, device=self.device,
                          stage=lambda text: self.send(Stage(id=job.id, stage=text)),
                          tampered=lambda: changed_since(self.pristine),
-                         exclusive=lambda: self.exclusive(job.id))
+                         exclusive=lambda baselines=False: self.exclusive(job.id, baselines))
         started = time.monotonic()
         try:
             if changed_since(self.pristine):
@@ -330,19 +337,21 @@ class Worker:
         self.send(result)
 
     @contextlib.contextmanager
-    def exclusive(self, job_id: int) -> Any:
+    def exclusive(self, job_id: int, baselines: bool = False) -> Any:
         """The device to job `job_id` alone: Claim, wait for the pool's Granted (it pauses the other
         workers on this device first), run the block, Release. The pool releases on its own when the
-        job ends, so a block that never returns cannot keep the others paused past the job."""
-        self.send(Claim(id=job_id))
+        job ends, so a block that never returns cannot keep the others paused past the job. Yields the
+        baselines the Granted carries (asked for with `baselines`), or None."""
+        self.send(Claim(id=job_id, baselines=baselines))
         while True:
             raw = self.reader.recv()
             if raw is None or raw.get("type") == messages.Exit.TYPE:
                 os._exit(0)  # the pool is gone or shutting down: nothing to time for
             if raw.get("type") == Granted.TYPE and raw.get("id") == job_id:
+                shared = raw.get("baselines")
                 break
         try:
-            yield
+            yield shared if isinstance(shared, dict) else None
         finally:
             self.send(Release(id=job_id))
 

@@ -51,7 +51,7 @@ from .inputs import (
 )
 from .runner import CandidateRunner, SeedRun
 from .seal import Seal
-from .timing import baselines, bench
+from .timing import baselines, bench, compile_baseline
 from .trees import clone_tree, describe, nbytes, tensors
 
 FRESH_SEED_OFFSET = 1000  # re-check after suspicious timings uses seeds nobody saw before
@@ -78,6 +78,22 @@ def probe(job: ProbeJob, ctx: JobContext) -> ProbeResult:
     return ProbeResult(dtype=dtype, input_shapes=[describe(x) for x in inputs],
                        output_shapes=[describe(t) for _, t in tensors(out)], tolerance=tolerance(dtype, job.options),
                        output_bytes=nbytes(out))
+
+
+def measure_baselines(job: ProbeJob, ctx: JobContext) -> dict[str, Any]:
+    """Eager and torch.compile times of the reference (GPU), measured as the verify jobs would, for the
+    pool to hand to them (Granted.baselines): run in a worker where no candidate ever ran (the generation
+    lane), while the verify worker checks candidates."""
+    if ctx.device.type != "cuda":
+        raise RecipeError("baselines are measured on a GPU only")
+    set_precision(job.options.allow_tf32)
+    loaded = load_problem(job.source, job.class_name, ctx.job_dir)
+    init, inputs = recipe(loaded, BASE_SEED, ctx.device)
+    model = build_reference(loaded, init, BASE_SEED, ctx.device)
+    started = time.monotonic()
+    base = baselines(model, inputs, ctx.device, ctx.exclusive, ctx.stage)
+    base["seconds"] = time.monotonic() - started
+    return base
 
 
 # ---- verify ------------------------------------------------------------------------------------------
@@ -329,29 +345,43 @@ class Verification:
         job, ctx, opts, dev = self.job, self.ctx, self.job.options, self.ctx.device
         assert first.reference is not None and self.tol is not None
         key = hashlib.sha256(f"{job.source}|{job.class_name}|{opts.allow_tf32}".encode()).hexdigest()
-        base = _BASELINES.get(key)
-        if base is None:
-            ctx.stage("timing eager and torch.compile baselines")  # the pool extends the time limit for this
-            mark = time.monotonic()
-            base = baselines(first.reference, clone_tree(first.inputs), dev, ctx.exclusive, ctx.stage)
-            _BASELINES[key] = base
-            self.phases["baselines"] = time.monotonic() - mark
-        ctx.stage("timing the candidate")
         inputs = clone_tree(first.inputs)
-        candidate = first.candidate
-        with ctx.exclusive():  # nothing else on the GPU meanwhile (the pool pauses the other workers on it)
+        candidate, reference = first.candidate, first.reference
+        eager_ms = _EAGER.get(key)
+        compiled = _COMPILED.get(key)
+        ctx.stage("timing the candidate")
+        # Nothing else on the GPU meanwhile. The torch.compile baseline is the pool's to measure (once per
+        # problem, in a worker no candidate ever ran in, while this one checks candidates): the grant says
+        # whether it has it, is measuring it (the pool adds it to the result), or nobody does.
+        with ctx.exclusive(baselines=compiled is None) as shared:
+            if eager_ms is None:  # cheap (no compile): here, side by side with every candidate of the problem
+                ref_inputs = clone_tree(first.inputs)
+                with torch.no_grad():
+                    eager_ms = _EAGER[key] = bench(lambda: reference(*ref_inputs), dev).ms
+                self.runner.seals[0].renew()  # the reference may update its own buffers (BatchNorm statistics)
             measured = self.runner.call(lambda: _timed(candidate, inputs, dev), "ModelNew.forward (timing)",
                                         record=False)
-        self.timing = Timing(ms=measured.ms, eager_ms=base.get("eager_ms"), compile_ms=base.get("compile_ms"),
+        if compiled is None and shared is not None and not shared.get("pending"):
+            compiled = _COMPILED[key] = {"compile_ms": shared.get("compile_ms"),
+                                         "compile_error": shared.get("compile_error")}
+        elif compiled is None and shared is None:  # nobody measures it: here, as the last step of this job
+            ctx.stage("timing eager and torch.compile baselines")
+            mark = time.monotonic()
+            compiled = _COMPILED[key] = compile_baseline(reference, clone_tree(first.inputs), dev, ctx.exclusive,
+                                                         ctx.stage)
+            self.runner.seals[0].renew()
+            self.phases["baselines"] = time.monotonic() - mark
+        compiled = compiled or {}
+        self.timing = Timing(ms=measured.ms, eager_ms=eager_ms, compile_ms=compiled.get("compile_ms"),
                              runs=measured.runs)
-        if base.get("compile_error"):
+        if compiled.get("compile_error"):
             self.findings.append(Finding(rule="baseline", message=f"torch.compile baseline failed: "
-                                         f"{base['compile_error']}", fatal=False, line=None))
+                                         f"{compiled['compile_error']}", fatal=False, line=None))
         assert self.tol is not None
         repeat_calls(self.runner, self.runs, self.tol, len(self.runs), when=", after timing")
 
         # A speedup too good to be true: check again on inputs the candidate has never seen.
-        reference_ms = base.get("compile_ms") or base.get("eager_ms")
+        reference_ms = compiled.get("compile_ms") or eager_ms
         if reference_ms and measured.ms > 0 and reference_ms / measured.ms > SUSPICIOUS_SPEEDUP:
             ctx.stage("re-checking a suspicious speedup on fresh inputs")
             seed = input_seed_base() + FRESH_SEED_OFFSET + opts.seeds
@@ -384,5 +414,7 @@ def private_state(model: torch.nn.Module) -> dict[str, Any]:
     return copied
 
 
-# Eager and torch.compile medians per (worker, problem + precision): measured once, reused for every candidate.
-_BASELINES: dict[str, dict[str, Any]] = {}
+# Eager medians and torch.compile results per (worker, problem + precision): measured once, reused for
+# every candidate.
+_EAGER: dict[str, float] = {}
+_COMPILED: dict[str, dict[str, Any]] = {}
