@@ -130,6 +130,7 @@ class Verification:
     loaded: LoadedProblem | None = None
     model_new: type | None = None
     tol: Tolerance | None = None  # chosen from the reference's output on the first seed
+    first_init: list | None = None  # the first seed's constructor arguments (a fresh fp64 reference)
     runs: list[SeedRun] = field(default_factory=list)  # the seeds that passed (their models are called again)
     # found so far
     findings: list[Finding] = field(default_factory=list)
@@ -250,7 +251,15 @@ class Verification:
             seal.renew()  # the reference may update its own buffers (BatchNorm statistics)
             return out
 
-        finding = stress_families(self.runner, first, self.tol, reference_forward)
+        def reference64(inputs: Any) -> Any:
+            # a fresh reference from the problem, same weights seed, in fp64: nothing a candidate could
+            # have reached (the live reference is not copied)
+            assert self.loaded is not None and self.first_init is not None
+            model = build_reference(self.loaded, copy.deepcopy(self.first_init), BASE_SEED, self.ctx.device).double()
+            with torch.no_grad():
+                return model(*inputs)
+
+        finding = stress_families(self.runner, first, self.tol, reference_forward, reference64)
         if finding is not None:
             self.findings.append(finding)
         self.phases["stress"] = time.monotonic() - mark
@@ -266,6 +275,8 @@ class Verification:
         assert loaded is not None
         ctx.stage(f"building inputs (seed {seed})")
         init, pristine = recipe(loaded, seed, dev)
+        if self.first_init is None:
+            self.first_init = copy.deepcopy(init)
         ref_model = build_reference(loaded, init, init_seed, dev)
         seal = Seal(ref_model)  # before any candidate code of this seed runs
         runner.seals.append(seal)
