@@ -70,7 +70,7 @@ endif
 bench: setup
 	@[ "$(HAS_GPU)" = 1 ] || echo "make bench: no GPU here: running $(BENCH_SET) for correctness only (timings need a GPU)"
 	$(VENV)/bin/tritonize bench $(BENCH_SET) --generators template,inductor --resume --results-dir .bench \
-		--markdown .bench/report.md --json .bench/results.json
+		--markdown .bench/report.md --json-out .bench/results.json
 	$(VPY) benchmarks/lsp_latency.py
 
 ## gpu-test: on a GPU machine (no venv: uses python3 with torch) — GPU tests + benchmarks in one go

@@ -38,7 +38,7 @@ for s in $STAGES; do
       bdir=${BENCH_DIR:-/tmp/bench-results}; mkdir -p "$bdir"
       [ -f .bench-carry/bench-results.tgz ] && tar xzf .bench-carry/bench-results.tgz -C "$bdir"
       timeout ${BENCH_TIMEOUT:-480} $PY -m tritonize.cli.main bench ${BENCH_PATHS:-benchmarks/problems} --generators ${BENCH_GENERATORS:-template,inductor} \
-        ${BENCH_ARGS:-} --resume --results-dir "$bdir" --json "$OUT/bench.json" --markdown "$OUT/bench.md" --plot "$OUT/bench.png" \
+        ${BENCH_ARGS:-} --resume --results-dir "$bdir" --json-out "$OUT/bench.json" --markdown "$OUT/bench.md" --plot "$OUT/bench.png" \
         > "$OUT/bench.txt" 2>&1
       tail -70 "$OUT/bench.txt"
       tar czf "$OUT/bench-results.tgz" -C "$bdir" . ;;

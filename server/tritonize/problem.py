@@ -43,6 +43,15 @@ class Problem:
     path: str | None = None
     recipe: str = "get_inputs"  # get_inputs | comment | settings
     dependencies: list[str] = field(default_factory=list)  # names pulled in from the file
+    # For each line of `source`, the 0-based line of the user's file it was copied from (-1: made up
+    # here, like `Model = <Name>`). Messages about `source` lines are told in the user's lines.
+    file_lines: list[int] = field(default_factory=list)
+
+    def file_line(self, source_line: int) -> int | None:
+        """The user's 1-based line for a 1-based line of `source`, or None when it has none."""
+        if 0 < source_line <= len(self.file_lines) and self.file_lines[source_line - 1] >= 0:
+            return self.file_lines[source_line - 1] + 1
+        return None
 
     def key(self) -> str:
         return hashlib.sha256(self.source.encode()).hexdigest()
@@ -56,6 +65,7 @@ class Problem:
             "path": self.path,
             "recipe": self.recipe,
             "dependencies": list(self.dependencies),
+            "file_lines": list(self.file_lines),
         }
 
     @classmethod
@@ -68,6 +78,7 @@ class Problem:
             path=d.get("path"),
             recipe=d.get("recipe", "get_inputs"),
             dependencies=list(d.get("dependencies", [])),
+            file_lines=list(d.get("file_lines", [])),
         )
 
 
@@ -671,23 +682,33 @@ def extract(
     needed = _needed(stmts, [class_stmt, *recipe_stmts], extra)
     recipe_idx = {s.index for s in recipe_stmts}
 
-    future = [s.text for s in stmts if isinstance(s.node, ast.ImportFrom) and s.node.module == "__future__"]
-    imports = [s.text for s in stmts if s.index in needed and s.is_import and s.text not in future]
+    future = [s for s in stmts if isinstance(s.node, ast.ImportFrom) and s.node.module == "__future__"]
+    imports = [s for s in stmts if s.index in needed and s.is_import and s not in future]
     body = [s for s in stmts if s.index in needed and not s.is_import and s.index not in recipe_idx]
     bound = {n for s in stmts if s.index in needed for n in s.binds}
     missing = [_STANDARD_IMPORTS[n] for n in sorted(extra - bound) if n in _STANDARD_IMPORTS]
 
-    blocks: list[tuple[str, str]] = [(t, "import") for t in future + missing + imports]
-    blocks += [(s.text, "def" if isinstance(s.node, _DEFS) else "simple") for s in body]
+    # (text, kind, the 0-based file line it starts at or -1)
+    blocks: list[tuple[str, str, int]] = [(s.text, "import", _start_line(s.node)) for s in future]
+    blocks += [(t, "import", -1) for t in missing]
+    blocks += [(s.text, "import", _start_line(s.node)) for s in imports]
+    blocks += [(s.text, "def" if isinstance(s.node, _DEFS) else "simple", _start_line(s.node)) for s in body]
     if mod.name != "Model":
-        blocks.append((f"Model = {mod.name}", "simple"))
-    for fn, src in (("get_inputs", in_src), ("get_init_inputs", init_src)):
-        blocks.append((src.text if isinstance(src, _Stmt) else _recipe_function(fn, src), "def"))
+        blocks.append((f"Model = {mod.name}", "simple", -1))
+    for fn, src, comment in (("get_inputs", in_src, "inputs"), ("get_init_inputs", init_src, "init")):
+        if isinstance(src, _Stmt):
+            blocks.append((src.text, "def", _start_line(src.node)))
+        else:  # an expression from a `# tritonize:` comment (its line) or from settings (no line)
+            recipe = comments.get(comment)
+            at = recipe.line if recipe is not None and recipe.expr == src else -1
+            blocks.append((_recipe_function(fn, src), "def", at))
 
+    source, file_lines = _join(blocks)
     deps = [n for s in body if s is not class_stmt for n in _ordered(s.binds, s.text)]
     return Problem(
         name=mod.name,
-        source=_join(blocks),
+        source=source,
+        file_lines=file_lines,
         class_range=mod.range,
         name_range=mod.name_range,
         path=path,
@@ -699,16 +720,45 @@ def extract(
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _join(blocks: list[tuple[str, str]]) -> str:
-    """PEP 8 layout: two blank lines around defs and classes, one after the imports."""
+def _start_line(node: ast.stmt) -> int:
+    """0-based first line of a statement as `_segment` copies it (decorators included)."""
+    decorators = getattr(node, "decorator_list", None) or []
+    return min([node.lineno] + [d.lineno for d in decorators]) - 1
+
+
+def _join(blocks: list[tuple[str, str, int]]) -> tuple[str, list[int]]:
+    """PEP 8 layout: two blank lines around defs and classes, one after the imports. Returns the
+    text and, per line of it, the file line it came from (-1 for blank and made-up lines)."""
     out: list[str] = []
+    file_lines: list[int] = []
     prev = ""
-    for i, (text, kind) in enumerate(blocks):
+    for i, (text, kind, first) in enumerate(blocks):
         if i:
-            out.append("\n\n\n" if "def" in (kind, prev) else "\n\n" if kind != prev else "\n")
-        out.append(text.rstrip())
+            sep = "\n\n\n" if "def" in (kind, prev) else "\n\n" if kind != prev else "\n"
+            out.append(sep)
+            file_lines += [-1] * (len(sep) - 1)
+        body = text.rstrip()
+        out.append(body)
+        n = body.count("\n") + 1
+        file_lines += list(range(first, first + n)) if first >= 0 else [-1] * n
         prev = kind
-    return "".join(out) + "\n"
+    return "".join(out) + "\n", file_lines
+
+
+_SOURCE_LINE = re.compile(r"\b(line )(\d+)\b")
+
+
+def problem_lines(problem: Problem, message: str) -> str:
+    """`message` (from code that ran `problem.source`: a template refusal, a recipe's traceback) with
+    each "line N" told as the user's file line. Lines with no file counterpart are left as they are."""
+    if not problem.file_lines:
+        return message
+
+    def file_line(m: re.Match[str]) -> str:
+        line = problem.file_line(int(m.group(2)))
+        return f"{m.group(1)}{line}" if line is not None else m.group(0)
+
+    return _SOURCE_LINE.sub(file_line, message)
 
 
 def _ordered(names: set[str], text: str) -> list[str]:

@@ -73,6 +73,9 @@ def report_text(report: Report) -> str:
     if best:
         drop = {True: "yes", False: "no (weights seed-matched)", None: "unknown"}[best.drop_in]
         lines.append(f"chosen: {best.candidate_id} ({best.origin}), drop-in: {drop}")
+        slower = report.not_faster(float(report.settings.get("min_speedup", 1.0) or 1.0))
+        if slower:
+            lines.append(f"{slower}: not inserted unless asked for (insert_slower / --insert-slower)")
     else:
         lines.append("no candidate passed verification")
     if report.stage_seconds:

@@ -131,6 +131,18 @@ class Report:
                 return r
         return None
 
+    def not_faster(self, min_speedup: float) -> str | None:
+        """Why the chosen kernel is not worth inserting on a GPU: "no faster kernel found (best 0.87×
+        eager; needs 1.05×)"; None when it beats eager by `min_speedup`, or nothing was timed (a CPU
+        run times nothing: it decides nothing), or nothing passed."""
+        best = self.best_result()
+        if not self.timed or best is None or best.timing is None:
+            return None
+        speedup = best.timing.speedup_eager
+        if speedup is None or speedup >= min_speedup:
+            return None
+        return f"no faster kernel found (best {speedup:.2f}× eager; needs {min_speedup:g}×)"
+
     def passed(self) -> list[CandidateResult]:
         return [r for r in self.results if r.passed]
 

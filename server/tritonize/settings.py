@@ -54,27 +54,39 @@ class Settings:
     devices: list[int] | None = None  # CUDA device indices; None: all visible
     time_candidates: bool = True  # time correct candidates on GPU
     placement: str = "inline"  # inline | sibling (<module>_triton.py)
+    # A kernel is inserted (written, printed) only when it beats eager PyTorch by this factor on a GPU;
+    # otherwise the report says "no faster kernel found". insert_slower: insert the fastest correct one anyway.
+    min_speedup: float = 1.05
+    insert_slower: bool = False
+    # Editor: how long the client may take to answer workspace/applyEdit before the kernel goes
+    # into the command's result instead (a client that never answers must not hang the command).
+    apply_edit_timeout_s: float = 30.0
     cache_dir: str | None = None  # None: the user cache dir
     use_cache: bool = True
     concurrency: str = "queue"  # queue | parallel: two conversions at once
     inputs: str | None = None  # input recipe given in settings: Python expression for get_inputs()
     init_inputs: str | None = None  # likewise for get_init_inputs()
+    # The Python that runs verify workers and the model host (it needs torch and triton: the
+    # `tritonize[torch]` extra). None: the interpreter running tritonize itself.
+    worker_python: str | None = None
     model: ModelSettings = field(default_factory=ModelSettings)
 
     # ---- construction -------------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> tuple[Settings, list[str]]:
+    def from_dict(cls, data: dict[str, Any] | None, *, keep_going: bool = True) -> tuple[Settings, list[str]]:
         """Build settings from a (possibly partial, possibly camelCase) dict.
 
-        Returns the settings and a list of problems, one per bad key, each naming the key.
+        Returns the settings and a list of problems, one per bad key, each naming the key. With
+        `keep_going` (the editor) each message says the default was kept; without it (the command
+        line, which stops on any problem) it says only what is wrong.
         """
         settings = cls()
-        problems = settings.update(data or {})
+        problems = settings.update(data or {}, keep_going=keep_going)
         return settings, problems
 
-    def update(self, data: dict[str, Any], prefix: str = "") -> list[str]:
-        return _apply(self, data, prefix)
+    def update(self, data: dict[str, Any], prefix: str = "", *, keep_going: bool = True) -> list[str]:
+        return _apply(self, data, prefix, keep_going)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -135,7 +147,7 @@ def _snake(name: str) -> str:
     return "".join(out).replace("-", "_")
 
 
-def _apply(obj: Any, data: dict[str, Any], prefix: str) -> list[str]:
+def _apply(obj: Any, data: dict[str, Any], prefix: str, keep_going: bool = True) -> list[str]:
     problems: list[str] = []
     if not isinstance(data, dict):
         return [f"{prefix.rstrip('.') or 'settings'}: expected an object, got {type(data).__name__}"]
@@ -144,15 +156,15 @@ def _apply(obj: Any, data: dict[str, Any], prefix: str) -> list[str]:
         key = _snake(str(raw_key))
         full = f"{prefix}{key}"
         if key not in fields:
-            problems.append(f"unknown setting '{prefix}{raw_key}' (ignored)")
+            problems.append(f"unknown setting '{prefix}{raw_key}'" + (" (ignored)" if keep_going else ""))
             continue
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
-            problems.extend(_apply(current, value, full + "."))
+            problems.extend(_apply(current, value, full + ".", keep_going))
             continue
         ok, converted, why = _convert(full, value, fields[key].type, current)
         if not ok:
-            problems.append(f"setting '{full}': {why}; using the default {current!r}")
+            problems.append(f"setting '{full}': {why}" + (f"; using the default {current!r}" if keep_going else ""))
             continue
         setattr(obj, key, converted)
     return problems

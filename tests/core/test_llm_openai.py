@@ -38,6 +38,13 @@ class Scripted(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server.bodies.append(body)
         behaviour = server.script.pop(0) if len(server.script) > 1 else server.script[0]
+        server.times.append(time.monotonic())
+        if isinstance(behaviour, tuple):  # (status, Retry-After value)
+            self.send_response(behaviour[0])
+            self.send_header("Retry-After", behaviour[1])
+            self.end_headers()
+            self.wfile.write(b'{"error": "busy"}')
+            return
         if isinstance(behaviour, int):
             self.send_response(behaviour)
             self.end_headers()
@@ -74,7 +81,7 @@ class Scripted(BaseHTTPRequestHandler):
 def scripted():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
     server.daemon_threads = True
-    server.script, server.bodies = ["sse"], []
+    server.script, server.bodies, server.times = ["sse"], [], []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -124,12 +131,70 @@ def test_server_ignoring_n_gets_one_request_per_sample(scripted):
     assert texts == ["answer seed 5", "answer seed 6", "answer seed 7"]
 
 
-def test_unreachable_server_is_a_clear_error():
+def test_no_server_listening_is_said_at_once_without_retries():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(OpenAIError, match=rf"cannot reach http://127.0.0.1:{port}/v1/completions"):
-        OpenAIClient(f"http://127.0.0.1:{port}", model="m", retries=1, backoff_s=0.01).generate(req(n=1))
+    # backoff as shipped: retrying would take seconds; a refused connection is not worth retrying
+    c = OpenAIClient(f"http://127.0.0.1:{port}", model="m", retries=3, backoff_s=0.5)
+    t0 = time.monotonic()
+    with pytest.raises(OpenAIError) as err:
+        c.generate(req(n=1))
+    assert time.monotonic() - t0 < 0.4
+    assert str(err.value) == f"cannot connect to http://127.0.0.1:{port}/v1 (is the server running?)"
+
+
+def test_retry_after_seconds_is_honoured(scripted):
+    scripted.script = [(429, "1"), "sse"]
+    texts = client(scripted, retries=2).generate(req(n=1))  # backoff 0.01 s: only Retry-After waits a second
+    assert len(texts) == 1
+    gap = scripted.times[1] - scripted.times[0]
+    assert 0.95 <= gap < 3.0, gap
+
+
+def test_retry_after_as_an_http_date_is_honoured(scripted):
+    import email.utils
+
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s from now
+    scripted.script = [(503, when), "sse"]
+    assert len(client(scripted, retries=2).generate(req(n=1))) == 1
+    gap = scripted.times[1] - scripted.times[0]
+    assert 0.9 <= gap < 3.5, gap
+
+
+def test_a_retry_after_beyond_the_limit_fails_with_the_servers_answer(scripted):
+    scripted.script = [(429, "3600")]
+    t0 = time.monotonic()
+    with pytest.raises(OpenAIError, match=r"HTTP 429 .*retry after 3600 s"):
+        client(scripted, retries=3).generate(req(n=1))
+    assert time.monotonic() - t0 < 1.0 and len(scripted.bodies) == 1
+
+
+class RecordingToken(CancelToken):
+    """A real cancel token that also records how long each retry waited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        return super().wait(timeout)
+
+
+def test_backoff_grows_and_is_jittered(scripted):
+    scripted.script = [503]
+    delays: list[list[float]] = []
+    for _ in range(4):
+        token = RecordingToken()
+        with pytest.raises(OpenAIError, match="gave up after 4 attempts"):
+            client(scripted, retries=3).generate(req(n=1), cancel=token)
+        delays.append(token.waits)
+    for waits in delays:
+        assert len(waits) == 3
+        for attempt, w in enumerate(waits):  # 0.01 s doubled each time, times a factor in [0.5, 1.5]
+            assert 0.005 * 2**attempt <= w <= 0.015 * 2**attempt + 1e-9, waits
+    assert len({round(d[0], 9) for d in delays}) > 1, delays  # not the same schedule every time
 
 
 def test_cancel_closes_the_stream_promptly(scripted):

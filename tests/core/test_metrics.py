@@ -175,3 +175,21 @@ def test_goals_unknown_without_timings() -> None:
     g = goals(combined, stage_stats(outcomes))
     assert [x.met for x in g] == [True, None, None]
     assert combined.fast_p["1.25"] is None
+
+
+def test_a_kernel_slower_than_eager_is_not_worth_inserting() -> None:
+    """On a GPU the chosen kernel must beat eager by `min_speedup` (default 1.05) to go into the user's
+    code; the report says why not, and the human report says how to have it anyway."""
+    from tritonize.render import report_text
+
+    slow = _report([_result("a", True, ms=2.3, eager=2.0), _result("b", True, ms=2.5, eager=2.0)], best="a")
+    assert slow.not_faster(1.05) == "no faster kernel found (best 0.87× eager; needs 1.05×)"
+    slow.settings = {"min_speedup": 1.05}
+    assert "no faster kernel found (best 0.87× eager; needs 1.05×): not inserted unless asked for" in report_text(slow)
+    fast = _report([_result("a", True, ms=1.0, eager=2.0)], best="a")
+    assert fast.not_faster(1.05) is None and fast.not_faster(2.5) is not None
+    barely = _report([_result("a", True, ms=1.96, eager=2.0)], best="a")  # 1.02×: within measurement noise
+    assert barely.not_faster(1.05) is not None and barely.not_faster(1.0) is None
+    untimed = _report([_result("a", True)], best="a", timed=False)  # a CPU run decides nothing
+    assert untimed.not_faster(1.05) is None
+    assert _report([_result("a", False)], best=None).not_faster(1.05) is None

@@ -221,7 +221,7 @@ def killed_and_resumed(tmp_path_factory) -> KilledRun:
     One run for both tests below: the interpreter is slow and CI has two cores."""
     tmp = tmp_path_factory.mktemp("bench")
     results, out_json, out_md = tmp / "r", tmp / "results.json", tmp / "bench.md"
-    cmd = _bench_cmd(SMALL, "--json", str(out_json), "--markdown", str(out_md), "--results-dir", str(results))
+    cmd = _bench_cmd(SMALL, "--json-out", str(out_json), "--markdown", str(out_md), "--results-dir", str(results))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     stored = results / "problems"
     deadline = time.monotonic() + 300
@@ -296,7 +296,7 @@ def test_bench_times_problems_on_a_gpu(tmp_path) -> None:
     files = [os.path.join(PROBLEMS, "01_relu.py"), os.path.join(PROBLEMS, "22_softmax.py")]
     out_json = tmp_path / "results.json"
     cmd = [sys.executable, "-m", "tritonize.cli.main", "bench", *files, "--generators", "template", "-n", "1", "--seeds", "1",
-           "--json", str(out_json), "--results-dir", str(tmp_path / "r"), "--plot", str(tmp_path / "s.png")]
+           "--json-out", str(out_json), "--results-dir", str(tmp_path / "r"), "--plot", str(tmp_path / "s.png")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out_json.read_text())

@@ -48,13 +48,14 @@ def test_convert_finds_a_verified_kernel_and_prints_json(converted_json) -> None
         assert report["isolation"]["seccomp"].startswith("all threads"), report["isolation"]
 
 
-def test_convert_text_output_states_not_timed_and_shows_the_kernel(tmp_path) -> None:
+def test_convert_prints_the_kernel_on_stdout_and_the_report_on_stderr(tmp_path) -> None:
     proc = run_cli("convert", f"{EXAMPLE}::FusedGeluScale", *FAST, "--no-cache")
     assert proc.returncode == 0, proc.stderr
     assert "class FusedGeluScaleTriton(nn.Module)" in proc.stdout
-    assert "not timed (no GPU)" in proc.stdout
-    assert "chosen: template:" in proc.stdout
-    assert "isolation: " in proc.stdout and "seccomp" in proc.stdout
+    assert "tritonize report" not in proc.stdout  # `> kernel.py` saves valid Python
+    assert "not timed (no GPU)" in proc.stderr
+    assert "chosen: template:" in proc.stderr
+    assert "isolation: " in proc.stderr and "seccomp" in proc.stderr
 
 
 def test_write_inserts_the_kernel_into_a_copy_and_the_copy_runs(tmp_path) -> None:
@@ -100,8 +101,10 @@ def test_exit_code_2_and_json_error_for_a_syntax_error(tmp_path) -> None:
     bad.write_text("import torch\nclass Model(torch.nn.Module:\n    pass\n")
     proc = run_cli("convert", str(bad), *FAST, "--json")
     assert proc.returncode == 2
-    err = json.loads(proc.stdout)["error"]
-    assert err["kind"] == "syntax" and err["range"]["start_line"] == 1
+    doc = json.loads(proc.stdout)
+    err = doc["error"]
+    assert doc["format"] == 1 and doc["type"] == "error" and doc["exit_code"] == 2
+    assert err["kind"] == "syntax" and err["range"]["start_line"] == 1 and err["line"] == 2
     assert ":2:" in proc.stderr  # 1-based line for people
 
 
@@ -165,16 +168,54 @@ def test_bad_setting_is_named_and_exit_code_2() -> None:
     proc = run_cli("convert", EXAMPLE, "--generators", "template,magic")
     assert proc.returncode == 2
     assert "magic" in proc.stderr
+    assert "using the default" not in proc.stderr  # it stops; it does not go on with a default
+
+
+def test_a_pipeline_error_has_the_same_json_shape_as_an_input_error(tmp_path) -> None:
+    f = tmp_path / "raises.py"
+    f.write_text("import torch\nfrom torch import nn\n\n\nclass Model(nn.Module):\n    def forward(self, x):\n"
+                 "        return x\n\n\ndef get_inputs():\n    raise RuntimeError('no data')\n\n\n"
+                 "def get_init_inputs():\n    return []\n")
+    proc = run_cli("convert", str(f), *FAST, "--no-cache", "--json")
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert set(doc) == {"format", "type", "error", "exit_code"} and doc["type"] == "error"
+    assert doc["error"]["kind"] == "recipe_error" and "no data" in doc["error"]["message"]
+    assert doc["error"]["path"] == str(f)
 
 
 def test_doctor_reports_the_interpreter_and_cache() -> None:
     proc = run_cli("doctor", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "torch" in proc.stdout and "triton" in proc.stdout and "cache" in proc.stdout
+    assert "worker python" in proc.stdout and sys.executable in proc.stdout
     assert ("no GPU visible" in proc.stdout) or ("cuda:0" in proc.stdout)
+    if "no GPU visible" in proc.stdout:
+        assert "all visible GPUs" not in proc.stdout and "GPU(s)" not in proc.stdout
     # the layers a real worker reports, one line each, active or with the reason it is not
     for layer in ("pidns", "landlock", "seccomp", "network", "audit"):
-        assert any(line.strip()[2:].startswith(layer) for line in proc.stdout.splitlines()), proc.stdout
+        assert any(line.strip()[2:].startswith(f"isolation: {layer}") for line in proc.stdout.splitlines()), proc.stdout
+    # every line that is not ✓ says what fixes it
+    lines = proc.stdout.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip()[:1] in ("!", "✗"):
+            assert lines[i + 1].strip().startswith("fix: "), proc.stdout
+
+
+def test_doctor_json_checks_model_settings_with_a_fix(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run_cli("doctor", "--json", "--generators", "llm", "--runtime", "openai",
+                   "--model-url", f"http://127.0.0.1:{port}/v1", timeout=300)
+    doc = json.loads(proc.stdout)
+    assert doc["format"] == 1 and doc["type"] == "doctor"
+    model = next(c for c in doc["checks"] if c["name"] == "model")
+    assert model["status"] == "fail" and f"cannot connect to http://127.0.0.1:{port}/v1" in model["detail"]
+    assert "start the server" in model["fix"]
+    assert proc.returncode == 1 and doc["ok"] is False  # the llm generator was asked for and cannot run
 
 
 def test_cli_import_pulls_in_no_heavy_library() -> None:

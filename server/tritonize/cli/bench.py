@@ -9,6 +9,7 @@ JSON, markdown and a plot. Runs in the CLI process: no torch, no triton (DESIGN.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..bench.discover import discover
-from ..bench.results import collect, outcome_line, render_text, write_outputs
+from ..bench.results import collect, outcome_line, render_text, write_atomic, write_outputs
 from ..bench.run import BenchProgress, load_records, plan, run_all, run_key
 from ..cancel import Cancelled, CancelToken
 from ..verify.pool import WorkerStartError
@@ -25,6 +26,10 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_NONE,
     EXIT_OK,
+    check_worker_python,
+    fail,
+    json_document,
+    print_json,
     report_settings_problems,
     settings_from_args,
 )
@@ -33,15 +38,14 @@ T = TypeVar("T", int, float)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    as_json = bool(getattr(args, "json", False))
     settings, bad = settings_from_args(args)
-    report_settings_problems(bad)
+    if report_settings_problems(bad, as_json):
+        return EXIT_BAD_INPUT
     try:
         ks, ps = parse_ks_ps(args)
     except ValueError as e:
-        print(f"tritonize: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if bad:
-        return EXIT_BAD_INPUT
+        return fail("usage", str(e), EXIT_BAD_INPUT, as_json=as_json)
     settings.use_cache = False  # a benchmark measures; it never answers from the report cache
 
     problems, warnings = discover(args.paths)
@@ -50,9 +54,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.limit is not None:
         problems = problems[: max(0, args.limit)]
     if not problems:
-        print("tritonize: no problem files found (KernelBench format: an nn.Module class and get_inputs())",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("not_found", "no problem files found (KernelBench format: an nn.Module class and get_inputs())",
+                    EXIT_BAD_INPUT, as_json=as_json, path=" ".join(args.paths))
+    if not getattr(args, "report_only", False):
+        bad_python = check_worker_python(settings, as_json)
+        if bad_python is not None:
+            return bad_python
 
     results_dir = args.results_dir
     key = run_key(settings)
@@ -85,15 +92,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   "continue with --resume", file=sys.stderr)
             return EXIT_INTERRUPTED
         except WorkerStartError as e:
-            print(f"tritonize: the verifier could not start: {e} (try `tritonize doctor`)", file=sys.stderr)
-            return EXIT_NONE
+            return fail("no_verifier", f"the verifier could not start: {e}", EXIT_NONE, as_json=as_json,
+                        fix="run `tritonize doctor`")
 
     records, missing = load_records(problems, results_dir)
     for p in missing:  # written moments ago: only a concurrent writer or a full disk gets here
         print(f"tritonize: {p.id}: result missing in {results_dir}", file=sys.stderr)
     res = collect(records, list(settings.generators), ks, ps, settings)
-    print(render_text(res))
-    write_outputs(res, json_out=args.json_out, markdown=args.markdown, plot=args.plot)
+    doc = json_document("bench", res.to_dict())
+    if as_json:
+        print_json(doc)
+    print(render_text(res), file=sys.stderr if as_json else sys.stdout)
+    if args.json_out:
+        write_atomic(args.json_out, json.dumps(doc, indent=1))
+        print(f"tritonize: wrote {args.json_out}", file=sys.stderr)
+    write_outputs(res, markdown=args.markdown, plot=args.plot)
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from ..problem import Problem, ProblemError, extract
 from ..report import Report
 from ..target import pasted_class
 from ..verify.pool import WorkerPool
-from .common import EXIT_BAD_INPUT, EXIT_OK, report_settings_problems, settings_from_args
+from .common import EXIT_BAD_INPUT, EXIT_OK, check_worker_python, report_settings_problems, settings_from_args
 
 BANNER = """tritonize repl: paste an nn.Module (with get_inputs() and get_init_inputs(), or pass --inputs),
 then press Ctrl-D on an empty line. `:quit` or Ctrl-D on an empty prompt exits.
@@ -116,6 +116,9 @@ def cmd_repl(args: argparse.Namespace, stdin: TextIO | None = None, stdout: Text
     settings, problems = settings_from_args(args)
     if report_settings_problems(problems):
         return EXIT_BAD_INPUT
+    bad_python = check_worker_python(settings)
+    if bad_python is not None:
+        return bad_python
     settings.use_cache = False  # a REPL is for watching the model work, not for replaying reports
     out.write(BANNER.format(generators=",".join(settings.generators), n=settings.n) + "\n")
     progress = ReplProgress(out)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import collections
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import worker_python
 from ..cancel import Cancelled, CancelToken
 from ..wire.protocol import Reader, send
 
@@ -70,7 +70,7 @@ class ModelHost:
     (idle unload, crash), ended by `close()`. Its owner closes it, like a WorkerPool."""
 
     def __init__(self, python: str | None = None) -> None:
-        self.python = python or sys.executable
+        self.python = python or worker_python.resolve()  # the interpreter that has the model runtimes
         self._proc: subprocess.Popen | None = None
         self._reader: Reader | None = None
         self._write_fd: int | None = None
@@ -89,8 +89,7 @@ class ModelHost:
         to_host_r, to_host_w = os.pipe()
         from_host_r, from_host_w = os.pipe()
         env = dict(os.environ)
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONPATH"] = worker_python.pythonpath(self.python, env.get("PYTHONPATH"))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._proc = subprocess.Popen(
             [self.python, "-m", "tritonize.model_host.main", str(to_host_r), str(from_host_w)],

@@ -9,7 +9,7 @@ The pattern library and what fuses is described in docs/TEMPLATES.md.
 from __future__ import annotations
 
 from ..candidate import Candidate
-from ..problem import Problem
+from ..problem import Problem, problem_lines
 from . import GenerateContext, GeneratorSkipped
 
 BUILD_ENTRY = "template.build"  # the worker entry point (worker/main.py: ENTRY_POINTS)
@@ -24,6 +24,8 @@ class TemplateGenerator:
         payload = {"problem": problem.to_dict(), "n": ctx.settings.n, "allow_tf32": ctx.settings.allow_tf32}
         # seconds at most (the recipe's inputs, one trace): any idle worker may build
         result = ctx.pool.call(BUILD_ENTRY, payload, timeout=BUILD_TIMEOUT_S, cancel=ctx.cancel, lane="any")
+        if result.get("skipped"):  # "no pattern for ... at line N" of problem.source: tell the file's line
+            result = {**result, "skipped": problem_lines(problem, str(result["skipped"]))}
         return candidates_from_result(result, ctx)
 
     @staticmethod

@@ -19,13 +19,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from .. import worker_python
 from ..wire import messages, protocol
 from ..wire.messages import Activate, Hello, Ready
 
@@ -69,11 +69,11 @@ def clean_env(base: Mapping[str, str], home: str | None = None) -> dict[str, str
     return env
 
 
-def worker_env(base: Mapping[str, str], home: str) -> dict[str, str]:
+def worker_env(base: Mapping[str, str], home: str, python: str | None = None) -> dict[str, str]:
     """The worker's environment: `clean_env` (no keys or tokens, HOME in the worker's dir) plus what
     the worker needs to run."""
     env = clean_env(base, home=home)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (SERVER_DIR, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = worker_python.pythonpath(worker_python.resolve(python), env.get("PYTHONPATH"))
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack into the log tail
     return env
@@ -116,8 +116,9 @@ class Launcher:
     extra entry points they start with, and the pool's life (`closed()`: stop waiting)."""
 
     def __init__(self, root: str, *, closed: Callable[[], bool], on_spawn: Callable[[], None] = lambda: None,
-                 entry_points: Mapping[str, str] | None = None) -> None:
+                 entry_points: Mapping[str, str] | None = None, python: str | None = None) -> None:
         self.root = root
+        self.python = python  # the workers' interpreter (settings.worker_python); None: worker_python.resolve()
         self.closed = closed
         self.on_spawn = on_spawn  # counts spawned processes for the pool's stats
         # name → "package.module:function", resolved once by each worker at start (for tests; the
@@ -156,8 +157,9 @@ class WorkerProcess:
         r_job, w_job = os.pipe()
         r_res, w_res = os.pipe()
         r_log, w_log = os.pipe()
-        env = worker_env(os.environ, home=os.path.join(self.dir, "home"))
-        cmd = [sys.executable, "-m", "tritonize.worker.main", "--fd-in", str(r_job), "--fd-out", str(w_res),
+        python = worker_python.resolve(self.launcher.python)
+        env = worker_env(os.environ, home=os.path.join(self.dir, "home"), python=python)
+        cmd = [python, "-m", "tritonize.worker.main", "--fd-in", str(r_job), "--fd-out", str(w_res),
                "--root", self.dir, "--device", self.spec, "--parent", str(os.getpid())]
         if standby:
             cmd.append("--standby")

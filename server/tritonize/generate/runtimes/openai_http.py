@@ -8,8 +8,10 @@ errors, 5xx and 429 answers are retried with exponential backoff; cancel closes 
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
+import random
 import time
 import urllib.error
 import urllib.parse
@@ -21,6 +23,7 @@ from ...cancel import Cancelled, CancelToken
 from . import SampleRequest, code_block_closed, cut_after_block
 
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After is not waited for: the request fails with the server's answer
 
 
 class OpenAIError(Exception):
@@ -66,13 +69,15 @@ class OpenAIClient:
         return headers
 
     def _open(self, path: str, body: dict | None, cancel: CancelToken):
-        """urlopen with retries on connection errors, 5xx and 429; raises OpenAIError when it gives up."""
+        """urlopen with retries on dropped connections, timeouts, 5xx and 429; raises OpenAIError when
+        it gives up, and at once when nothing listens at the address."""
         url = self.base_url + path
         data = json.dumps(body).encode() if body is not None else None
         last = ""
         for attempt in range(self.retries + 1):
             cancel.raise_if_cancelled()
             req = urllib.request.Request(url, data=data, headers=self._headers(), method="POST" if data else "GET")
+            wait: float | None = None
             try:
                 return urllib.request.urlopen(req, timeout=self.timeout_s)
             except urllib.error.HTTPError as e:
@@ -80,12 +85,21 @@ class OpenAIClient:
                 last = f"HTTP {e.code} from {url}: {detail}"
                 if e.code not in RETRY_STATUS:
                     raise OpenAIError(last) from None
+                wait = retry_after(e.headers.get("Retry-After"))
+                if wait is not None and wait > MAX_RETRY_AFTER_S:
+                    raise OpenAIError(f"{last} (the server asks to retry after {wait:.0f} s)") from None
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
                 reason = getattr(e, "reason", e)
+                if isinstance(reason, ConnectionRefusedError) or isinstance(e, ConnectionRefusedError):
+                    raise OpenAIError(f"cannot connect to {self.base_url} (is the server running?)") from None
                 last = f"cannot reach {url}: {reason}"
-            if attempt < self.retries and cancel.wait(self.backoff_s * 2**attempt):
+            if attempt < self.retries and cancel.wait(wait if wait is not None else self._backoff(attempt)):
                 raise Cancelled()
         raise OpenAIError(f"{last} (gave up after {self.retries + 1} attempts)")
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: clients that failed together do not retry together."""
+        return self.backoff_s * 2**attempt * random.uniform(0.5, 1.5)
 
     def model_id(self, cancel: CancelToken | None = None) -> str:
         """The configured model name, else the first model the server lists."""
@@ -155,6 +169,22 @@ class OpenAIClient:
         cancel.raise_if_cancelled()
         texts = [pieces[i] for i in sorted(pieces)]
         return [cut_after_block(t) for t in texts] if req.stop_at_block_end else texts
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delay-seconds or an HTTP date), or None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _events(resp, endpoint: str):
