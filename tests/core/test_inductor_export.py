@@ -348,3 +348,29 @@ def test_generator_exports_each_mode_and_records_failures() -> None:
     assert any("default:" in n for n in cands[0].notes)
     with pytest.raises(GeneratorSkipped, match="no Triton kernel"):
         InductorGenerator().generate(problem, _context(_RecordedCaptures("45_attention_bf16"), "cuda"))
+
+
+def test_grid_with_y_spilling_into_z_is_three_numbers() -> None:
+    """Inductor's Grid2DWithYZOverflow: a y axis of more than 65535 programs spills into z (the kernel
+    folds program_id(2) back into y). A captured 2-D permute kernel, its launch rewritten to that grid
+    type and to 2,097,152 rows of 16: x = 1048576/64 = 16384, y_raw = 2097152/16 = 131072, z = ⌈131072/65535⌉
+    = 3, y = ⌈131072/3⌉ = 43691 (Inductor's own arithmetic)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "inductor_grids",
+                        "permute_2d.default.json")
+    record = _load(path)
+    record["kernels"][0]["inductor_meta"]["grid_type"] = "Grid2DWithYZOverflow"
+    record["output_code"] = [c.replace("buf0, 16, 1048576, stream=stream0", "buf0, 2097152, 1048576, stream=stream0")
+                             for c in record["output_code"]] if isinstance(record["output_code"], list) else \
+        record["output_code"].replace("buf0, 16, 1048576, stream=stream0", "buf0, 2097152, 1048576, stream=stream0")
+    code = export(record).code
+    launch = [ln.strip() for ln in code.splitlines() if "_kernel[(" in ln]
+    assert launch and launch[0].startswith("fused_clone_mul_permute_kernel[(16384, 43691, 3)]("), launch
+
+
+def test_transposed_convolution_is_the_public_conv_transpose() -> None:
+    """extern_kernels.convolution(..., transposed=True) exports as torch.nn.functional.conv_transpose2d with
+    stride, padding, output_padding, groups and dilation passed on, flagged as a library call."""
+    path = [p for p in FIXTURES if "conv_transpose2d" in p][0]
+    result = export(_load(path))
+    assert "torch.nn.functional.conv_transpose2d(" in result.code and "output_padding=" in result.code
+    assert TORCH_CALL_NOTE + "conv_transpose2d" in result.notes

@@ -580,6 +580,8 @@ class _Translator:
         self.launched += 1
 
     def grid(self, kernel: Kernel, bound: dict[str, str]) -> str:
+        if kernel.grid_type == "Grid2DWithYZOverflow":
+            return self._grid_yz_overflow(kernel, bound)
         axes = _GRID_BLOCKS.get(kernel.grid_type)
         if axes is None:
             raise ExportError(f"unsupported: grid type {kernel.grid_type or '?'} of kernel {kernel.inductor_name}")
@@ -596,6 +598,22 @@ class _Translator:
             dims.append(f"triton.cdiv({numel}, {block})" if block and block != 1 else numel)
         return f"({', '.join(dims)},)"
 
+    def _grid_yz_overflow(self, kernel: Kernel, bound: dict[str, str]) -> str:
+        """Inductor's 2-D grid whose y axis spills into z past 65535 programs (the kernel folds
+        program_id(2) back into y): with the captured sizes, three numbers."""
+        sizes = []
+        for axis in ("x", "y"):
+            numel = bound.get(f"{axis}numel")
+            if numel is None or not re.fullmatch(r"\d+", numel):
+                raise ExportError(f"unsupported: {axis}numel of {kernel.inductor_name} is not a constant "
+                                  "(dynamic shapes)")
+            block = int(kernel.config["kwargs"].get(f"{axis.upper()}BLOCK") or 1)
+            sizes.append(-(-int(numel) // block))
+        x, y_raw = sizes
+        y_div = -(-y_raw // _MAX_GRID_YZ)
+        y = 0 if y_div == 0 else -(-y_raw // y_div)
+        return f"({x}, {y}, {y_div})"
+
     def extern(self, op: str, call: ast.Call) -> str:
         """Inductor's library calls (cuBLAS, cuDNN) as the public torch functions they wrap."""
         self._require_inputs_checked(call)
@@ -610,13 +628,26 @@ class _Translator:
         raise ExportError(f"unsupported: extern_kernels.{op}")
 
     def _convolution(self, args: list[str], kw: dict[str, str]) -> str:
-        if len(args) != 2 or kw.get("transposed", "False") != "False":
-            raise ExportError("unsupported: extern_kernels.convolution (transposed or unexpected arguments)")
-        dims = kw.get("stride", "()").count(",") + (0 if kw.get("stride", "()").rstrip(")").endswith(",") else 1)
+        """aten.convolution as the public functional it is: conv{1,2,3}d, or conv_transpose{1,2,3}d when
+        `transposed` (same weight layout as the module's; output_padding passed on)."""
+        transposed = kw.get("transposed", "False")
+        if len(args) != 2 or transposed not in ("False", "True") or not all(k in kw for k in ("stride", "padding",
+                                                                                             "dilation", "groups")):
+            raise ExportError("unsupported: extern_kernels.convolution with unexpected arguments")
+        try:
+            dims = len(ast.literal_eval(kw["stride"]))
+        except (ValueError, SyntaxError, TypeError):
+            dims = 0
         if dims not in (1, 2, 3):
             raise ExportError(f"unsupported: extern_kernels.convolution with stride {kw.get('stride')}")
+        bias = kw.get("bias", "None")
+        if transposed == "True":
+            self.notes.append(TORCH_CALL_NOTE + f"conv_transpose{dims}d")
+            return (f"torch.nn.functional.conv_transpose{dims}d({args[0]}, {args[1]}, {bias}, stride={kw['stride']}, "
+                    f"padding={kw['padding']}, output_padding={kw.get('output_padding', '0')}, "
+                    f"groups={kw['groups']}, dilation={kw['dilation']})")
         self.notes.append(TORCH_CALL_NOTE + f"conv{dims}d")
-        return (f"torch.nn.functional.conv{dims}d({args[0]}, {args[1]}, {kw.get('bias', 'None')}, "
+        return (f"torch.nn.functional.conv{dims}d({args[0]}, {args[1]}, {bias}, "
                 f"stride={kw['stride']}, padding={kw['padding']}, dilation={kw['dilation']}, groups={kw['groups']})")
 
     def expression(self, node: ast.expr) -> str:

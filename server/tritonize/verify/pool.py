@@ -394,7 +394,7 @@ class WorkerPool:
         self.root = tempfile.mkdtemp()
         self.closed = False
         self.launcher = Launcher(self.root, closed=lambda: self.closed, on_spawn=lambda: self._count("spawned"),
-                                 entry_points=extra_entry_points)
+                                 entry_points=extra_entry_points, python=settings.worker_python)
         self._lock = threading.Condition()
         self._queue: collections.deque[_Task] = collections.deque()
         self._slots: list[_Slot] = []
