@@ -22,6 +22,7 @@ class JobContext:
     stage: Callable[[str], None] = lambda _s: None  # progress, named in timeout and crash messages
     tampered: Callable[[], list[str]] = lambda: []  # names of checker callables a candidate changed
     recycle: bool = False  # set when the CUDA context may be poisoned (or torch was patched)
+    current_stage: str = ""  # the last stage reported (named when the GPU runs out of memory)
     # `with ctx.exclusive() as shared:` the device to this job alone (the pool pauses the other workers on
     # it): every GPU timing runs inside one. `exclusive(baselines=True)` also asks for the problem's
     # baselines measured elsewhere in the pool (`shared`: their dict, or None). Outside a pool (tests

@@ -302,9 +302,14 @@ class Worker:
         os.makedirs(job_dir, exist_ok=True)
         result = Result(id=job.id, nonce=job.nonce, entry=job.entry)
         ctx = JobContext(job_dir=job_dir, device=self.device,
-                         stage=lambda text: self.send(Stage(id=job.id, stage=text)),
                          tampered=lambda: changed_since(self.pristine),
                          exclusive=lambda baselines=False: self.exclusive(job.id, baselines))
+
+        def stage(text: str) -> None:
+            ctx.current_stage = text
+            self.send(Stage(id=job.id, stage=text))
+
+        ctx.stage = stage
         started = time.monotonic()
         try:
             if changed_since(self.pristine):

@@ -111,6 +111,10 @@ def verify(job: VerifyJob, ctx: JobContext) -> CandidateResult:
             failure = ctx.stop(v)
         except RecipeError as e:
             failure = Verdict("problem", str(e))
+        except torch.OutOfMemoryError as e:  # the verifier's own copies and comparisons, not a crash
+            first = str(e).splitlines()[0] if str(e) else "CUDA out of memory"
+            failure = Verdict("runtime", f"out of GPU memory during {ctx.current_stage or 'verification'}: "
+                              f"{first[:200]} (inputs {nbytes(run.runs[0].inputs) if run.runs else 0:,} bytes)")
     finally:
         late = run.finish(failure)
     if late is not None and (failure is None or failure.kind != "cheat"):
