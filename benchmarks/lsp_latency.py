@@ -7,6 +7,9 @@ Starts `tritonize serve` over stdio (a real subprocess, as an editor does) and m
 - code-action listing on a generated 5,000-line file with 50 module classes (goal p99 ≤ 10 ms),
   on an unchanged document and right after an edit (the document re-parsed)
 - hover from the store (goal p99 ≤ 5 ms)
+- a 5 MB document: the longest any request waits while the user types in it (goal ≤ 50 ms: the
+  server applies each change with its line index carried over and parses big documents in a helper
+  process), and code actions / hover right after an edit there (they await that parse)
 - any request while a conversion runs in the server (goal ≤ 50 ms)
 - idle RSS of the server process (goal ≤ 60 MB)
 and prints a table with medians and p99s.
@@ -157,6 +160,52 @@ async def run(args: argparse.Namespace) -> list[tuple[str, list[float], float, s
 
     idle = rss_mb(pid)
 
+    # a 5 MB document: type into it while another request is sent every few milliseconds
+    big5_path = tmp / "big5.py"
+    big5 = make_file(classes=900, lines=90000)
+    big5_path.write_text(big5)
+    big5_uri = big5_path.as_uri()
+    mb = len(big5.encode()) / 1e6
+    big5_classes = [i for i, line in enumerate(big5.splitlines()) if line.startswith("class Block")]
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+        lsp.TextDocumentItem(uri=big5_uri, language_id="python", version=1, text=big5)))
+    p0 = lsp.Position(big5_classes[0] + 9, 8)
+    first5 = await timed(client.text_document_code_action_async(
+        lsp.CodeActionParams(lsp.TextDocumentIdentifier(big5_uri), lsp.Range(p0, p0), lsp.CodeActionContext([]))))
+    waits: list[float] = []
+    typing = True
+
+    async def probe() -> None:
+        while typing:
+            waits.append(await timed(client.protocol.send_request_async("tritonize/debugInfo", {})))
+            await asyncio.sleep(0.005)
+
+    prober = asyncio.ensure_future(probe())
+    version = 1
+    after_edit: list[float] = []
+    hover_after_edit: list[float] = []
+    for i in range(args.big_edits):
+        for _ in range(5):  # a burst of keystrokes, then a pause in which the editor asks for actions
+            version += 1
+            pos = lsp.Position(big5_classes[i % len(big5_classes)] + 1, 8)
+            client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+                lsp.VersionedTextDocumentIdentifier(version=version, uri=big5_uri),
+                [lsp.TextDocumentContentChangePartial(range=lsp.Range(pos, pos), text="x")]))
+            await asyncio.sleep(0.03)
+        line = big5_classes[(i * 7) % len(big5_classes)]
+        p = lsp.Position(line + 9, 8)
+        after_edit.append(await timed(client.text_document_code_action_async(lsp.CodeActionParams(
+            lsp.TextDocumentIdentifier(big5_uri), lsp.Range(p, p), lsp.CodeActionContext([])))))
+        hover_after_edit.append(await timed(client.text_document_hover_async(
+            lsp.HoverParams(lsp.TextDocumentIdentifier(big5_uri), lsp.Position(line, 8)))))
+    typing = False
+    await prober
+    rows.append((f"5 MB document ({mb:.1f} MB): longest wait of a request while typing", [max(waits)], 50, "ms"))
+    rows.append(("5 MB document: any request while typing", waits, float("nan"), "ms"))
+    rows.append(("5 MB document: code actions right after an edit (parse)", after_edit, float("nan"), "ms"))
+    rows.append(("5 MB document: hover right after an edit", hover_after_edit, float("nan"), "ms"))
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(big5_uri)))
+
     if not args.no_conversion:
         example = ROOT / "examples" / "fused_activation.py"
         conv_path = tmp / "fused_activation.py"
@@ -190,6 +239,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, list[float], float, s
     await client.stop()
     rows.append(("idle RSS of the server", [idle], 60, "MB"))
     print(f"first code-action request on the opened document (parse): {first:.1f} ms")
+    print(f"first code-action request on the opened 5 MB document (helper process start + parse): {first5:.1f} ms")
     return rows
 
 
@@ -198,6 +248,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--no-conversion", action="store_true", help="skip the during-a-conversion row")
+    parser.add_argument("--big-edits", type=int, default=20, help="edit bursts in the 5 MB document")
     args = parser.parse_args()
     rows = asyncio.run(run(args))
     print()

@@ -26,17 +26,23 @@ buffer's unsaved text, else the disk's, else none).
 from __future__ import annotations
 
 import ast
+import dataclasses
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 
-from .positions import Range, TextIndex, str_index_from_bytes
-from .problem import Problem
+from . import import_block
+from .positions import Range, TextIndex, split_lines, str_index_from_bytes
+from .problem import ModuleClass, Problem, list_modules
 from .report import Report
 
 BEGIN = "# >>> tritonize: {name} (generated; re-running replaces this block)"
+# With the hash of the original class's text, so a later change of that class shows (`stale_blocks`).
+BEGIN_FROM = "# >>> tritonize: {name} (generated from {origin} {digest}; re-running replaces this block)"
 END = "# <<< tritonize: {name}"
 _BLOCK_RE = r"^[ \t]*# >>> tritonize: {name}\b.*?^[ \t]*# <<< tritonize: {name}[ \t]*(?:\r?\n|\Z)"
+_BEGIN_RE = re.compile(r"^[ \t]*# >>> tritonize: (\w+)(?: \(generated from (\w+) ([0-9a-f]{12})\b)?", re.M)
 
 # Names a candidate defines only to be runnable on its own: the problem's side, never exported.
 _PROBLEM_NAMES = ("Model", "get_inputs", "get_init_inputs")
@@ -74,6 +80,129 @@ class GeneratedBlock:
 
 def generated_name(problem_name: str) -> str:
     return f"{problem_name}Triton"
+
+
+# ---- anchoring to content ------------------------------------------------------------------------
+#
+# An edit is computed for one text of the document; by the time it is applied the user may have
+# typed elsewhere. Positions alone would then put the block in the wrong place, so the class is
+# also known by content: its name and a hash of its text. `relocate` finds it again in a newer text.
+
+
+def class_digest(class_text: str) -> str:
+    """12 hex digits of the SHA-256 of a class's text (line ends and trailing blanks normalised,
+    so a CRLF round trip or an editor trimming whitespace does not make a kernel stale)."""
+    norm = "\n".join(line.rstrip() for line in split_lines(class_text)).strip("\n")
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A module class known by content: its name and the digest of its text."""
+
+    name: str
+    digest: str
+
+
+def anchor_in(text: str, mod: ModuleClass) -> Anchor:
+    return Anchor(mod.name, class_digest(TextIndex(text).slice(mod.range)))
+
+
+def problem_anchor(text: str, problem: Problem) -> Anchor:
+    """The anchor of the problem's class in `text`, the text it was extracted from."""
+    return Anchor(problem.name, class_digest(TextIndex(text).slice(problem.class_range)))
+
+
+def source_digest(problem: Problem) -> str | None:
+    """The digest of the problem's class, read from `problem.source` (which holds the class's
+    text verbatim), so callers that have no document text (the CLI) still mark the block."""
+    for mod in list_modules(problem.source):
+        if mod.name == problem.name:
+            return class_digest(TextIndex(problem.source).slice(mod.range))
+    return None
+
+
+def relocate(text: str, anchor: Anchor, modules: list[ModuleClass] | None = None) -> ModuleClass | None:
+    """The class `anchor` names in `text`, if its text is unchanged (it may have moved); else None."""
+    index = TextIndex(text)
+    for mod in modules if modules is not None else list_modules(text):
+        if mod.name == anchor.name and class_digest(index.slice(mod.range)) == anchor.digest:
+            return mod
+    return None
+
+
+def reanchored(problem: Problem, mod: ModuleClass) -> Problem:
+    """The problem with its class where `mod` says it is now (same text, other lines)."""
+    return dataclasses.replace(problem, class_range=mod.range, name_range=mod.name_range)
+
+
+@dataclass(frozen=True)
+class BlockMark:
+    """A marked block's begin line: which class it holds and what it was generated from."""
+
+    generated: str  # <Name>Triton
+    origin: str | None  # <Name>; None for a block written before headers carried it
+    digest: str | None  # the digest of <Name>'s text when the block was generated
+    line: int  # 0-based line of the begin marker
+
+
+def block_marks(text: str) -> list[BlockMark]:
+    """The begin markers in `text`, in order."""
+    marks: list[BlockMark] = []
+    index: TextIndex | None = None
+    at = text.find("# >>> tritonize: ")
+    while at >= 0:
+        line_start = text.rfind("\n", 0, at) + 1
+        m = _BEGIN_RE.match(text, line_start)
+        if m:
+            index = index or TextIndex(text)
+            marks.append(BlockMark(m.group(1), m.group(2), m.group(3), index.position(line_start)[0]))
+        at = text.find("# >>> tritonize: ", at + 17)
+    return marks
+
+
+@dataclass(frozen=True)
+class Staleness:
+    mark: BlockMark
+    original: ModuleClass | None  # None: the original class is gone from the file
+    message: str
+
+
+def stale_blocks(text: str, modules: list[ModuleClass], index: TextIndex | None = None) -> list[Staleness]:
+    """Blocks whose original class changed (or is gone) since they were generated. (`index`: the
+    text's, when the caller has one; a file without blocks costs one `str.find`.)"""
+    marks = block_marks(text)
+    if not marks:
+        return []
+    index = index or TextIndex(text)
+    by_name = {m.name: m for m in modules}
+    out: list[Staleness] = []
+    for mark in marks:
+        if mark.origin is None or mark.digest is None:
+            continue
+        mod = by_name.get(mark.origin)
+        if mod is None:
+            out.append(Staleness(mark, None, f"{mark.generated} is stale: its original class {mark.origin} "
+                                             "is no longer in this file"))
+        elif class_digest(index.slice(mod.range)) != mark.digest:
+            out.append(Staleness(mark, mod, f"{mark.generated} is stale: {mark.origin} changed after it was "
+                                            "generated; re-run the conversion"))
+    return out
+
+
+def removal_edit(text: str, generated: str) -> TextEdit | None:
+    """The edit that deletes `generated`'s marked block and the blank lines that set it apart."""
+    span = find_block(text, generated)
+    if span is None:
+        return None
+    start, end = span
+    # The blank lines before the block came with it; the class above keeps its own line end.
+    head = text[:start].rstrip("\r\n")
+    if head:
+        start = len(head) + (2 if text[len(head):len(head) + 2] == "\r\n" else 1)
+    else:
+        start = 0
+    return TextEdit(TextIndex(text).range(start, end), "")
 
 
 # ---- public API ----------------------------------------------------------------------------------
@@ -130,7 +259,8 @@ def sibling_text(existing: str | None, problem: Problem, report: Report) -> str:
     if best is None:
         raise ValueError(f"no candidate passed for {problem.name}; nothing to insert")
     base = existing if existing is not None else _sibling_header(problem)
-    return apply_edits(base, _inline_edits(base, problem, best.code, _provenance(report), anchor=None))
+    text = apply_edits(base, _inline_edits(base, problem, best.code, _provenance(report), anchor=None))
+    return import_block.space_after_block(text) if existing is None else text
 
 
 def find_block(text: str, generated: str) -> tuple[int, int] | None:
@@ -158,9 +288,13 @@ def block_names(text: str) -> list[str]:
 # ---- building the block --------------------------------------------------------------------------
 
 
-def build_block(problem: Problem, candidate_code: str, target_text: str, *, note: str | None = None) -> GeneratedBlock:
-    """Turn a candidate module into the block for `target_text` (a file without this block)."""
+def build_block(problem: Problem, candidate_code: str, target_text: str, *, note: str | None = None,
+                digest: str | None = None) -> GeneratedBlock:
+    """Turn a candidate module into the block for `target_text` (a file without this block).
+
+    `digest`: of the original class's text, for the marker (default: read from the problem)."""
     new_name = generated_name(problem.name)
+    digest = digest or source_digest(problem)
     tree = ast.parse(candidate_code)
     existing = _top_level_definitions(target_text)
     skip = set(_PROBLEM_NAMES) | {problem.name}
@@ -194,8 +328,10 @@ def build_block(problem: Problem, candidate_code: str, target_text: str, *, note
         if not _keep(stmt, skip, existing, new_name):
             continue
         segments.append("\n".join(lines[seg_start:prev_end]).strip("\n"))
+    imports = import_block.used_imports(imports, "\n\n".join(segments))  # what the block never uses goes
 
-    head = [BEGIN.format(name=new_name)]
+    head = [BEGIN_FROM.format(name=new_name, origin=problem.name, digest=digest) if digest
+            else BEGIN.format(name=new_name)]
     if note:
         head.append(f"# {note}")
     body = "\n".join(head) + "\n" + "\n\n\n".join(segments) + "\n" + END.format(name=new_name) + "\n"
@@ -417,7 +553,8 @@ def _inline_edits(text: str, problem: Problem, code: str, note: str | None, anch
     generated = generated_name(problem.name)
     old = find_block(text, generated)
     without_block = text[: old[0]] + text[old[1]:] if old else text
-    block = build_block(problem, code, without_block, note=note)
+    digest = problem_anchor(text, problem).digest if anchor is not None else None
+    block = build_block(problem, code, without_block, note=note, digest=digest)
     body = block.body.replace("\n", nl)
     index = TextIndex(text)
     edits: list[TextEdit] = []
@@ -437,10 +574,15 @@ def _inline_edits(text: str, problem: Problem, code: str, note: str | None, anch
         sep = nl * 2 if at > 0 else ""
         edits.append(TextEdit(index.range(at, at), lead + sep + body + tail))
 
-    if block.imports:
+    # The file's import block, re-laid out with the new lines where isort would put them; a block laid
+    # out otherwise is left alone and the new lines go after it, in isort's order among themselves.
+    merged = import_block.merged_block(text, block.imports) if block.imports else None
+    if merged is not None and (not old or merged[1] <= old[0]):
+        edits.append(TextEdit(index.range(merged[0], merged[1]), merged[2].replace("\n", nl)))
+    elif block.imports:
         at = _import_insert_offset(without_block if not old else text)
         at = min(at, old[0]) if old else at
-        imports = nl.join(block.imports) + nl
+        imports = import_block.layout(block.imports).replace("\n", nl)
         if at > 0 and not text[:at].endswith(("\n", "\r")):
             imports = nl + imports
         edits.append(TextEdit(index.range(at, at), imports))

@@ -107,9 +107,30 @@ class TextIndex:
     several positions of the same text.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, starts: list[int] | None = None) -> None:
         self.text = text
-        self.starts = line_starts(text)
+        self.starts = starts if starts is not None else line_starts(text)
+
+    def replaced(self, r: Range, new: str) -> TextIndex:
+        """The index of this text with `r` replaced by `new`, its line starts updated around the
+        change instead of found again (an edit of a 5 MB document stays a few milliseconds)."""
+        start, end = self.span(r)
+        text = self.text[:start] + new + self.text[end:]
+        delta = len(new) - (end - start)
+        first = bisect.bisect_right(self.starts, start) - 1  # the line the change starts on
+        if first > 0 and self.text[self.starts[first] - 1] == "\r":
+            first -= 1  # a "\r" ending the line before may become "\r\n" with the new text
+        last = bisect.bisect_right(self.starts, end) - 1  # ... and ends on
+        # Re-scan from the first line's start to the end of the last line (its line end included),
+        # so a line end the change splits, joins or adds is counted once.
+        region_start = self.starts[first]
+        old_region_end = self.starts[last + 1] if last + 1 < len(self.starts) else len(self.text)
+        region_end = old_region_end + delta
+        inside = [m.end() for m in NEWLINE.finditer(text, region_start, region_end)]
+        tail = [s + delta for s in self.starts[last + 1:]]
+        if tail:
+            inside = [s for s in inside if s < region_end]
+        return TextIndex(text, self.starts[: first + 1] + inside + tail)
 
     @property
     def line_count(self) -> int:

@@ -127,6 +127,10 @@ def hover_markdown(report: Report) -> str:
             f"| {name} | {status} | {ms} | {_fmt_x(t.speedup_eager if t else None)} | {_fmt_x(t.speedup_compile if t else None)} |"
         )
     out.append("")
+    slower = report.not_faster(float(report.settings.get("min_speedup", 1.0) or 1.0))
+    if slower:
+        out.append(f"**{slower}**: not inserted unless asked for")
+        out.append("")
     tol = report.tolerance.describe() if report.tolerance else "-"
     out.append(
         f"GPU: {report.device if timed else report.device + ' — not timed (no GPU)'} · dtype: {report.dtype or '-'} · "

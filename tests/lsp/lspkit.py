@@ -41,9 +41,18 @@ def capabilities(profile: str) -> lsp.ClientCapabilities:
 def make_client() -> LanguageClient:
     client = make_test_lsp_client()
     client.applied_edits = []  # type: ignore[attr-defined]
+    client.edit_requests = []  # type: ignore[attr-defined]  every workspace/applyEdit, answered or not
+    # A test may answer workspace/applyEdit its own way: an async callable (params) → result.
+    client.on_apply_edit = None  # type: ignore[attr-defined]
 
     @client.feature(lsp.WORKSPACE_APPLY_EDIT)
-    def apply_edit(client: LanguageClient, params: lsp.ApplyWorkspaceEditParams):
+    async def apply_edit(client: LanguageClient, params: lsp.ApplyWorkspaceEditParams):
+        client.edit_requests.append(params)  # type: ignore[attr-defined]
+        if client.on_apply_edit is not None:  # type: ignore[attr-defined]
+            result = await client.on_apply_edit(params)  # type: ignore[attr-defined]
+            if result.applied:
+                client.applied_edits.append(params)  # type: ignore[attr-defined]
+            return result
         client.applied_edits.append(params)  # type: ignore[attr-defined]
         return lsp.ApplyWorkspaceEditResult(applied=True)
 
@@ -65,7 +74,7 @@ async def code_actions(client: LanguageClient, uri: str, rng: lsp.Range) -> list
 
 @contextlib.asynccontextmanager
 async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, configuration=None,
-                  position_encodings: list[str] | None = None):
+                  position_encodings: list[str] | None = None, caps: lsp.ClientCapabilities | None = None):
     """A started and initialized server; shut down (and checked to have exited) afterwards.
 
     `position_encodings`: what the client says it can count columns in, most preferred first
@@ -82,7 +91,7 @@ async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, co
     client = await config.start()
     if configuration is not None and profile == "vscode":
         client.set_configuration(configuration)
-    caps = capabilities(profile)
+    caps = caps or capabilities(profile)
     if position_encodings is not None:
         caps.general = lsp.GeneralClientCapabilities(position_encodings=position_encodings)
     client.initialize_result = await client.initialize_session(  # type: ignore[attr-defined]
@@ -103,7 +112,7 @@ async def session(profile: str, tmp_path: pathlib.Path, *, init_options=None, co
 async def convert(client, profile: str, uri: str, line: int, *, msg_id: str | None = None):
     """Run the listed conversion the way this client would; returns (edit or None, command result)."""
     (action,) = [a for a in await code_actions(client, uri, lsp.Range(lsp.Position(line, 8), lsp.Position(line, 8)))
-                 if a.title.startswith(("Convert", "Re-run"))]
+                 if a.title.startswith(("Convert", "Re-run")) and " — " not in a.title]  # not a chosen candidate
     if profile == "vscode":
         fut = client.protocol.send_request_async(lsp.CODE_ACTION_RESOLVE, action, msg_id=msg_id)
         resolved = await fut

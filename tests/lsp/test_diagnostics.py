@@ -37,6 +37,28 @@ def test_one_diagnostic_per_failure_kind_with_numbers():
     assert all(d.source == "tritonize" and d.range.start == lsp.Position(4, 6) for d in diags)
 
 
+def test_a_kernel_slower_than_eager_is_a_warning_the_outcome_and_the_hover_say():
+    """On a GPU, the fastest correct kernel at 0.87× eager: a `not_faster` warning on the class name that
+    says how to insert it anyway, the outcome line says no faster kernel was found, the hover says it
+    was not inserted; at 1.25× none of that."""
+    from tritonize.lsp.features import outcome_message
+    from tritonize.render import hover_markdown
+    from tritonize.report import Timing
+
+    slow = Report(problem_name="Matmul", timed=True, best="c0", settings={"min_speedup": 1.05},
+                  results=[_result(0, True, timing=Timing(ms=2.3, eager_ms=2.0, compile_ms=1.9))])
+    diags = [d for d in report_diagnostics(slow, NAME, 1.05) if d.code == "not_faster"]
+    assert len(diags) == 1 and diags[0].severity == lsp.DiagnosticSeverity.Warning
+    assert diags[0].message.startswith("no faster kernel found (best 0.87× eager; needs 1.05×): not inserted")
+    assert "code actions" in diags[0].message
+    assert outcome_message(slow, 1.05) == "1 of 1 passed; no faster kernel found (best 0.87× eager; needs 1.05×)"
+    assert "**no faster kernel found (best 0.87× eager; needs 1.05×)**: not inserted" in hover_markdown(slow)
+    fast = Report(problem_name="Matmul", timed=True, best="c0", settings={"min_speedup": 1.05},
+                  results=[_result(0, True, timing=Timing(ms=1.6, eager_ms=2.0, compile_ms=1.9))])
+    assert not [d for d in report_diagnostics(fast, NAME, 1.05) if d.code == "not_faster"]
+    assert "chose c0, 1.25x eager" in outcome_message(fast, 1.05) and "no faster" not in hover_markdown(fast)
+
+
 def test_errors_when_nothing_passed_or_nothing_was_produced():
     report = Report(problem_name="M", results=[_result(0, False, "runtime", message="IndexError")], best=None)
     (d,) = report_diagnostics(report, NAME)
@@ -81,3 +103,16 @@ async def test_unconvertible_class_gets_error_diagnostic_until_it_changes(profil
         if profile == "neovim":  # pushed; vscode pulls (the change is handled before the pull)
             await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         assert await diagnostics(client, profile, uri) == []
+
+
+def test_no_candidates_names_each_generator_once():
+    """A generator's reason may already start with its name ("template: no pattern …"): the
+    diagnostic says "template: no pattern …", not "template: template: no pattern …"."""
+    report = Report(problem_name="Sorter", results=[], generators=[
+        GeneratorRun(name="template", skipped="template: no pattern for `sort`"),
+        GeneratorRun(name="llm", skipped="no model configured (tritonize.model.path)"),
+    ])
+    (diag,) = report_diagnostics(report, NAME)
+    assert diag.code == "no_candidates" and diag.severity == lsp.DiagnosticSeverity.Error
+    assert diag.message == ("no candidates were produced (template: no pattern for `sort`; "
+                            "llm: no model configured (tritonize.model.path))")

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 from lspkit import ROOT
 from tritonize.edit import (
     SiblingFile,
     apply_edits,
     apply_to_text,
+    block_marks,
     compute_edits,
     find_block,
     generated_class_code,
+    problem_anchor,
+    relocate,
+    removal_edit,
     sibling_path,
     sibling_text,
+    stale_blocks,
 )
-from tritonize.problem import extract
+from tritonize.problem import extract, list_modules
 from tritonize.report import CandidateResult, Report
 
 EXAMPLE = (ROOT / "examples" / "fused_activation.py").read_text()
@@ -84,7 +90,8 @@ def _problem(text: str = EXAMPLE, path: str | None = None):
 def test_block_renames_model_new_and_drops_what_the_file_has():
     code = generated_class_code(_problem(), CANDIDATE)
     assert code.startswith("import triton\nimport triton.language as tl\n")
-    assert "# >>> tritonize: FusedGeluScaleTriton (generated; re-running replaces this block)" in code
+    assert re.search(r"^# >>> tritonize: FusedGeluScaleTriton \(generated from FusedGeluScale [0-9a-f]{12}; "
+                     r"re-running replaces this block\)$", code, re.M), code
     assert code.rstrip().endswith("# <<< tritonize: FusedGeluScaleTriton")
     assert "class FusedGeluScaleTriton(nn.Module)" in code and "super(FusedGeluScaleTriton, self)" in code
     assert "ModelNew" not in code
@@ -192,3 +199,35 @@ def test_inline_edit_at_the_end_of_a_file_whose_last_line_holds_emoji():
     out = apply_edits(text, edits)
     compile(out, "x.py", "exec")
     assert "# 🚀🚀 the end\n\n\n# >>> tritonize: FusedGeluScaleTriton" in out
+
+
+def test_the_marker_holds_the_class_hash_and_a_changed_class_makes_the_block_stale():
+    problem = _problem()
+    once = apply_to_text(EXAMPLE, problem, _report())
+    (mark,) = block_marks(once)
+    assert (mark.generated, mark.origin) == ("FusedGeluScaleTriton", "FusedGeluScale")
+    assert mark.digest == problem_anchor(EXAMPLE, problem).digest
+    assert stale_blocks(once, list_modules(once)) == []
+    # CRLF and trailing blanks are not a change of the class
+    crlf = once.replace("\n", "\r\n").replace("(nn.Module):", "(nn.Module):  ")
+    assert stale_blocks(crlf, list_modules(crlf)) == []
+    changed = once.replace("return F.gelu(x * self.scale)", "return F.gelu(x * self.scale * 2)")
+    (stale,) = stale_blocks(changed, list_modules(changed))
+    assert stale.original.name == "FusedGeluScale" and "changed after it was generated" in stale.message
+
+
+def test_relocate_finds_the_class_by_content_or_not_at_all():
+    anchor = problem_anchor(EXAMPLE, _problem())
+    moved = "# one\n# two\n" + EXAMPLE
+    found = relocate(moved, anchor)
+    assert found is not None and found.range.start_line == _problem().class_range.start_line + 2
+    assert relocate(EXAMPLE.replace("self.scale = scale", "self.scale = scale * 2"), anchor) is None
+    assert relocate(EXAMPLE.replace("class FusedGeluScale", "class Renamed"), anchor) is None
+
+
+def test_removal_gives_back_the_file_without_the_block():
+    once = apply_to_text(EXAMPLE, _problem(), _report())
+    edit = removal_edit(once, "FusedGeluScaleTriton")
+    after = apply_edits(once, [edit])
+    assert after.replace("import triton\nimport triton.language as tl\n", "") == EXAMPLE
+    assert removal_edit(after, "FusedGeluScaleTriton") is None

@@ -103,3 +103,27 @@ def test_range_dict_round_trip_and_contains():
     assert Range.from_dict(r.to_dict()) == r
     assert r.contains(1, 2) and r.contains(3, 4) and r.contains(2, 0)
     assert not r.contains(1, 1) and not r.contains(3, 5)
+
+
+def test_an_index_updated_by_a_change_equals_one_built_from_scratch():
+    """`TextIndex.replaced` (how the server follows each edit of a big document) against
+    `line_starts` of the new text, on random edits that split, join and add \\r, \\n and \\r\\n."""
+    import random
+
+    from tritonize.positions import Range, TextIndex, line_starts
+
+    rng = random.Random(7)
+    alphabet = ["a", "\n", "\r", "\r\n", "🚀", "é", " "]
+    for _ in range(1500):
+        index = TextIndex("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25))))
+        for _ in range(4):
+            l1 = rng.randint(0, index.line_count)
+            l2 = rng.randint(l1, index.line_count)
+            c1, c2 = sorted((rng.randint(0, 6), rng.randint(0, 6))) if l1 == l2 else (rng.randint(0, 6), rng.randint(0, 6))
+            r = Range(l1, c1, l2, c2)
+            new = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+            start, end = index.span(r)
+            updated = index.replaced(r, new)
+            assert updated.text == index.text[:start] + new + index.text[end:]
+            assert updated.starts == line_starts(updated.text), (index.text, r, new)
+            index = updated

@@ -78,13 +78,27 @@ local function main()
   vim.cmd("filetype on")
   local tz = require("tritonize")
 
+  -- The race step arms this: a line typed at the top of the buffer during the verify step.
+  local race = { armed = false, bufnr = nil, typed_at = nil }
   vim.api.nvim_create_autocmd("User", {
     pattern = "TritonizeProgress",
     callback = function()
       local p = tz.progress[tz.last_token]
-      table.insert(out.progress, { token = tostring(tz.last_token), line = tz.format_progress(p), done = p.done == true })
+      local line = tz.format_progress(p)
+      table.insert(out.progress, { token = tostring(tz.last_token), line = line, done = p.done == true })
+      if race.armed and line:find("verify", 1, true) and not p.done then
+        race.armed = false
+        race.typed_at = line
+        vim.api.nvim_buf_set_lines(race.bufnr, 0, 0, false, { "# typed during the last step" })
+      end
     end,
   })
+  out.notified = {}
+  local notify = vim.notify
+  vim.notify = function(msg, level, opts)
+    table.insert(out.notified, tostring(msg))
+    return notify(msg, level, opts)
+  end
   tz.setup({ cmd = cfg.cmd, init_options = cfg.init_options, capabilities = cfg.capabilities })
 
   -- 1. open the module; the FileType autocmd starts the server
@@ -190,15 +204,32 @@ local function main()
   })
   -- the command itself: the verdict's full text opens in a scratch split
   local windows = #vim.api.nvim_list_wins()
+  local notified_before = #out.notified
+  local messages_before = #vim.split(vim.fn.execute("messages"), "\n")
   vim.cmd("TritonizeVerify " .. vim.fn.fnameescape(cfg.verify_candidate))
   vim.wait(timeout, function()
     return #vim.api.nvim_list_wins() > windows
   end, 50)
+  vim.wait(300, function()
+    return false
+  end) -- a late duplicate (showMessage, a progress line) would show up by now
   local split = vim.api.nvim_get_current_buf()
+  local new_messages = {}
+  for i, line in ipairs(vim.split(vim.fn.execute("messages"), "\n")) do
+    if i > messages_before and line:find("PASS", 1, true) then
+      table.insert(new_messages, line)
+    end
+  end
+  local new_notified = {}
+  for i = notified_before + 1, #out.notified do
+    table.insert(new_notified, out.notified[i])
+  end
   step("verify_command", {
     split_opened = #vim.api.nvim_list_wins() > windows,
     first_line = vim.api.nvim_buf_get_lines(split, 0, 1, false)[1],
     buftype = vim.bo[split].buftype,
+    verdict_messages = new_messages,
+    notified = new_notified,
   })
   if split ~= bufnr then
     vim.cmd("close")
@@ -257,6 +288,28 @@ local function main()
   local _, count = buf_text(bufnr):gsub("class " .. cfg.convert_class .. "Triton%(", "")
   cancelled.triton_classes = count
   step("cancel", cancelled)
+
+  -- 8. the race: a line typed at the top while the conversion verifies, and Neovim holding the
+  -- change back (its didChange debounce, made long here so the server surely computes the edit
+  -- for the old text). The kernel must still land after the class, not one line too high.
+  client.config.flags = client.config.flags or {}
+  client.config.flags.debounce_text_changes = 3000 -- read when a buffer attaches
+  vim.cmd("edit " .. vim.fn.fnameescape(cfg.race_file))
+  local race_buf = vim.api.nvim_get_current_buf()
+  vim.wait(10000, function()
+    return tz.client(race_buf) ~= nil
+  end, 50)
+  assert(cursor_on_class(race_buf, cfg.convert_class), "class not found in " .. cfg.race_file)
+  race.bufnr, race.armed = race_buf, true
+  local raced = run_convert(tz, function(cb)
+    tz.convert({ on_done = cb })
+  end)
+  vim.wait(5000, function()
+    return buf_text(race_buf):find("Triton(", 1, true) ~= nil
+  end, 50)
+  raced.typed_at = race.typed_at
+  raced.text = buf_text(race_buf)
+  step("race", raced)
 end
 
 local ok, err = pcall(main)

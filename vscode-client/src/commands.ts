@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { ConvertHost, ConvertOutcome, LspCommand, REPORT_COMMAND, isCommand, reportText, runConvert } from "./convert";
 import { ConversionProgress, IncrementTracker, ProgressValue, describe } from "./progress";
+import { STATUS_ACTIONS, ServerStatus, statusActions } from "./status";
 import { ServerMessageFilter, VerifyServer, verifyKernelFile } from "./verify";
 
 export const COMMANDS = {
@@ -13,6 +14,8 @@ export const COMMANDS = {
   cancel: "tritonize.cancelConversion",
   showLog: "tritonize.showLog",
   verify: "tritonize.verifyKernelFile",
+  serverActions: "tritonize.serverActions",
+  install: "tritonize.installServer",
 } as const;
 
 /** What the commands need from the running language client. */
@@ -25,6 +28,23 @@ export interface ServerAccess extends VerifyServer {
   cancelProgress(token: string | number): void;
   restart(): Promise<void>;
   showLog(): void;
+  /** State, version and device of the server, for the status-bar item. */
+  serverStatus(): ServerStatus;
+  /** Install tritonize into the interpreter the server is started with (in a terminal). */
+  installIntoInterpreter(): Promise<void>;
+}
+
+/** The status-bar item's click: restart, the log, and (when the server failed) installing. */
+export async function serverActions(server: ServerAccess): Promise<string | undefined> {
+  const choice = await vscode.window.showQuickPick(statusActions(server.serverStatus()), { placeHolder: "Tritonize server" });
+  if (choice === STATUS_ACTIONS.restart) {
+    await server.restart();
+  } else if (choice === STATUS_ACTIONS.log) {
+    server.showLog();
+  } else if (choice === STATUS_ACTIONS.install) {
+    await server.installIntoInterpreter();
+  }
+  return choice;
 }
 
 /** Run the convert action under the cursor with a cancellable notification. */
@@ -98,12 +118,18 @@ export async function openReport(server: ServerAccess): Promise<string | undefin
     void vscode.window.showInformationMessage("Tritonize: no report yet for the module under the cursor — convert it first.");
     return undefined;
   }
-  const text = reportText(await server.executeCommand(command));
+  // `show: false`: the report opens here, as a markdown preview, not as the server's text file.
+  const args = (command.arguments ?? []).map((a) => (typeof a === "object" && a !== null ? { ...a, show: false } : a));
+  const text = reportText(await server.executeCommand({ ...command, arguments: args }));
   if (text === undefined) {
     return undefined; // the server showed the report itself (window/showDocument)
   }
-  const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: text });
-  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+  const doc = (await vscode.workspace.openTextDocument({ language: "markdown", content: text })) as { uri: unknown };
+  try {
+    await vscode.commands.executeCommand("markdown.showPreviewToSide", doc.uri);
+  } catch {
+    await vscode.window.showTextDocument(doc as never, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+  }
   return text;
 }
 
@@ -128,6 +154,8 @@ export function registerCommands(server: ServerAccess, progress: ConversionProgr
     vscode.commands.registerCommand(COMMANDS.restart, () => server.restart()),
     vscode.commands.registerCommand(COMMANDS.cancel, () => cancelConversions(server, progress)),
     vscode.commands.registerCommand(COMMANDS.showLog, () => server.showLog()),
+    vscode.commands.registerCommand(COMMANDS.serverActions, () => serverActions(server)),
+    vscode.commands.registerCommand(COMMANDS.install, () => server.installIntoInterpreter()),
   ];
 }
 

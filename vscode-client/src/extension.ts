@@ -19,10 +19,11 @@ import {
 } from "vscode-languageclient/node";
 import { COMMANDS, ServerAccess, registerCommands, statusBarSink } from "./commands";
 import { ActionOrCommand, ConvertHost, LspCodeAction, LspCommand } from "./convert";
-import { PythonExtensionApi, ServerCommand, chooseServerCommand } from "./interpreter";
+import { PythonExtensionApi, SERVER_ARGS, ServerCommand, chooseServerCommand } from "./interpreter";
 import { makeMiddleware } from "./middleware";
 import { ConversionProgress } from "./progress";
 import { SECTION, needsRestart, serverSettings, settingKeys } from "./settings";
+import { ServerStatus, installCommand, isTritonizeCheckout, shellLine, statusText } from "./status";
 import { ServerMessageFilter, classNamesFromActions } from "./verify";
 
 const PYTHON_EXTENSION = "ms-python.python";
@@ -31,13 +32,64 @@ class TritonizeServer implements ServerAccess {
   private client: LanguageClient | undefined;
   private command: ServerCommand | undefined;
   private starting: Promise<void> | undefined;
+  private status: ServerStatus = { state: "stopped" };
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly output: vscode.LogOutputChannel,
     private readonly progress: ConversionProgress,
     private readonly messages: ServerMessageFilter,
+    private readonly statusItem: vscode.StatusBarItem,
   ) {}
+
+  serverStatus(): ServerStatus {
+    return this.status;
+  }
+
+  private setStatus(change: Partial<ServerStatus>): void {
+    this.status = { ...this.status, ...change };
+    const { text, tooltip } = statusText(this.status);
+    this.statusItem.text = text;
+    this.statusItem.tooltip = tooltip;
+    this.statusItem.show();
+  }
+
+  /** Ask the server where its workers run (known once a worker said hello). */
+  async refreshDevice(): Promise<void> {
+    const client = this.running();
+    if (!client) {
+      return;
+    }
+    const info = (await client.sendRequest("tritonize/debugInfo", {}).catch(() => undefined)) as { device?: string | null } | undefined;
+    if (info?.device) {
+      this.setStatus({ device: info.device });
+    }
+  }
+
+  async installIntoInterpreter(): Promise<void> {
+    const interpreter = this.command ? [this.command.command, ...this.command.args.slice(0, -SERVER_ARGS.length)] : undefined;
+    if (!interpreter?.length) {
+      void vscode.window.showWarningMessage("Tritonize: no interpreter to install into; set tritonize.interpreter.");
+      return;
+    }
+    // Every workspace folder is looked at: one of them may be a tritonize checkout.
+    let checkout: string | undefined;
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const pyproject = await vscode.workspace.fs
+        .readFile(vscode.Uri.joinPath(folder.uri, "pyproject.toml"))
+        .then((bytes) => Buffer.from(bytes).toString("utf8"), () => undefined);
+      if (isTritonizeCheckout(pyproject)) {
+        checkout = folder.uri.fsPath;
+        break;
+      }
+    }
+    const terminal = vscode.window.createTerminal({ name: "Tritonize: install" });
+    terminal.show();
+    terminal.sendText(shellLine(installCommand(interpreter, checkout)));
+    void vscode.window
+      .showInformationMessage("Tritonize: installing into the interpreter in a terminal; restart the server when it is done.", "Restart Server")
+      .then((choice) => choice && this.restart());
+  }
 
   get interpreterSource(): ServerCommand["source"] | undefined {
     return this.command?.source;
@@ -49,6 +101,7 @@ class TritonizeServer implements ServerAccess {
   }
 
   async start(): Promise<void> {
+    this.setStatus({ state: "starting", error: undefined, device: undefined });
     const folder = vscode.workspace.workspaceFolders?.[0];
     const configured = vscode.workspace.getConfiguration(SECTION, folder?.uri).get("interpreter");
     this.command = await chooseServerCommand(
@@ -58,6 +111,7 @@ class TritonizeServer implements ServerAccess {
       folder?.uri,
     );
     this.output.info(`starting: ${[this.command.command, ...this.command.args].join(" ")} (interpreter from ${this.command.source})`);
+    this.setStatus({ interpreter: [this.command.command, ...this.command.args.slice(0, -SERVER_ARGS.length)] });
     const serverOptions: ServerOptions = {
       command: this.command.command,
       args: this.command.args,
@@ -76,6 +130,8 @@ class TritonizeServer implements ServerAccess {
     this.client = client;
     try {
       await client.start();
+      this.setStatus({ state: "running", version: client.initializeResult?.serverInfo?.version });
+      void this.refreshDevice();
       // The default window/showMessage handler, with the verify command's duplicates left out.
       client.onNotification(ShowMessageNotification.type, ({ type, message }) => {
         if (!this.messages.shouldShow(message)) {
@@ -86,11 +142,13 @@ class TritonizeServer implements ServerAccess {
         void show(message);
       });
     } catch (err) {
+      this.setStatus({ state: "failed", error: String(err) });
       this.output.error(`the server did not start: ${String(err)}`);
       void vscode.window
         .showErrorMessage(
           `Tritonize: the language server did not start with ${this.command.command}. ` +
-            "Install tritonize into that interpreter (pip install tritonize) or set tritonize.interpreter.",
+            "Install tritonize into that interpreter from a checkout (pip install -e /path/to/tritonize) or a built " +
+            "wheel (pip install /path/to/tritonize-*.whl), or set tritonize.interpreter.",
           "Show Log",
         )
         .then((choice) => choice && this.showLog());
@@ -101,6 +159,7 @@ class TritonizeServer implements ServerAccess {
     const client = this.client;
     this.client = undefined;
     this.progress.clear();
+    this.setStatus({ state: "stopped" });
     if (client) {
       await client.stop().catch((err) => this.output.warn(`stopping the server: ${String(err)}`));
       await client.dispose().catch(() => undefined);
@@ -203,8 +262,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const status = statusBarSink();
   const progress = new ConversionProgress(status.sink);
   const messages = new ServerMessageFilter();
-  server = new TritonizeServer(context, output, progress, messages);
-  context.subscriptions.push(output, status.item, ...registerCommands(server, progress, messages));
+  const serverItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  serverItem.name = "Tritonize server";
+  serverItem.command = COMMANDS.serverActions;
+  server = new TritonizeServer(context, output, progress, messages, serverItem);
+  context.subscriptions.push(output, status.item, serverItem, ...registerCommands(server, progress, messages));
+  // The device is known once the first conversion started a worker: ask when a progress bar ends.
+  context.subscriptions.push(progress.attach((_token, value) => {
+    if (value.kind === "end") {
+      void server?.refreshDevice();
+    }
+  }));
 
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {

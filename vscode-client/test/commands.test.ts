@@ -2,6 +2,7 @@ import * as assert from "assert";
 import { COMMANDS, ServerAccess, cancelConversions, convertAtCursor, openReport, registerCommands, statusBarSink } from "../src/commands";
 import { ConvertHost, LspCodeAction, LspCommand } from "../src/convert";
 import { ConversionProgress } from "../src/progress";
+import { STATUS_ACTIONS, ServerStatus } from "../src/status";
 import { packageJson } from "./helpers";
 import * as vscode from "./vscode-double";
 
@@ -37,6 +38,14 @@ class FakeServer implements ServerAccess {
   }
   showLog() {
     this.logShown++;
+  }
+  status: ServerStatus = { state: "running", version: "0.1.0" };
+  installs = 0;
+  serverStatus() {
+    return this.status;
+  }
+  async installIntoInterpreter() {
+    this.installs++;
   }
 }
 
@@ -136,6 +145,42 @@ describe("commands (with the vscode test double)", () => {
     assert.strictEqual(text, "| variant | status |");
     assert.deepStrictEqual(server.executed, ["tritonize.showReport"]);
     assert.deepStrictEqual(vscode.recorded.documents, [{ language: "markdown", content: "| variant | status |" }]);
+  });
+
+  it("opens the report as a markdown preview and asks the server not to open its text file", async () => {
+    const server = new FakeServer();
+    const args: unknown[] = [];
+    server.executeCommand = (command: LspCommand) => {
+      args.push(...(command.arguments ?? []));
+      return Promise.resolve({ markdown: "**tritonize: Gelu**\n\n| variant | status |", text: "report" });
+    };
+    const previews: unknown[] = [];
+    const preview = vscode.commands.registerCommand("markdown.showPreviewToSide", (uri: unknown) => previews.push(uri));
+    server.host = {
+      ...slowHost(new ConversionProgress({ show() {}, hide() {} })).host,
+      codeActions: async () => [{ title: "Show conversion report for Gelu", command: { title: "r", command: "tritonize.showReport", arguments: [{ uri: "file:///m.py", class: "Gelu" }] } }],
+    };
+    vscode.window.activeTextEditor = editor;
+    await openReport(server);
+    preview.dispose();
+    assert.deepStrictEqual(args, [{ uri: "file:///m.py", class: "Gelu", show: false }]);
+    assert.deepStrictEqual(previews, ["untitled:report"]);
+    assert.deepStrictEqual(vscode.recorded.shownDocuments, []); // the preview, not the markdown source
+  });
+
+  it("the server status item offers install when the server failed, and runs the choice", async () => {
+    const server = new FakeServer();
+    registerCommands(server, new ConversionProgress({ show() {}, hide() {} }));
+    server.status = { state: "failed", interpreter: ["/venv/bin/python"], error: "No module named tritonize" };
+    vscode.recorded.quickPickAnswer = (items) => items[0];
+    assert.strictEqual(await vscode.commands.executeCommand(COMMANDS.serverActions), STATUS_ACTIONS.install);
+    assert.deepStrictEqual(vscode.recorded.quickPicks[0].items, [STATUS_ACTIONS.install, STATUS_ACTIONS.restart, STATUS_ACTIONS.log]);
+    assert.strictEqual(server.installs, 1);
+    server.status = { state: "running" };
+    vscode.recorded.quickPickAnswer = (items) => items.find((i) => i === STATUS_ACTIONS.restart);
+    await vscode.commands.executeCommand(COMMANDS.serverActions);
+    assert.strictEqual(server.restarts, 1);
+    assert.deepStrictEqual(vscode.recorded.quickPicks[1].items, [STATUS_ACTIONS.restart, STATUS_ACTIONS.log]);
   });
 
   it("says when there is no report yet", async () => {

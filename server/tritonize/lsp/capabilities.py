@@ -23,6 +23,9 @@ class ClientSupport:
     show_document: bool = False  # window/showDocument
     configuration: bool = False  # workspace/configuration
     register_configuration: bool = False  # dynamic registration of didChangeConfiguration
+    apply_edit: bool = False  # workspace/applyEdit (else: the edit and the kernel go in the command's result)
+    change_annotations: bool = False  # WorkspaceEdit.changeAnnotations (a refactor preview to confirm)
+    code_lens_refresh: bool = False  # workspace/codeLens/refresh
 
     @classmethod
     def of(cls, caps: lsp.ClientCapabilities | None) -> ClientSupport:
@@ -44,4 +47,7 @@ class ClientSupport:
             show_document=bool(win and win.show_document and win.show_document.support),
             configuration=bool(ws and ws.configuration),
             register_configuration=bool(change_config and change_config.dynamic_registration),
+            apply_edit=bool(ws and ws.apply_edit),
+            change_annotations=bool(we and we.change_annotation_support and we.document_changes),
+            code_lens_refresh=bool(ws and ws.code_lens and ws.code_lens.refresh_support),
         )

@@ -54,9 +54,15 @@ def _without_model_text(progress: ProgressFn) -> ProgressFn:
     return forward
 
 
+def _host_python(settings: Settings) -> str:
+    from .. import worker_python
+
+    return worker_python.resolve(settings.worker_python)
+
+
 def _pool_key(settings: Settings) -> tuple:
     """Settings the pool is built from: a change means a fresh pool for the next conversion."""
-    return (settings.device, tuple(settings.devices or ()), settings.timeout_s)
+    return (settings.device, tuple(settings.devices or ()), settings.timeout_s, settings.worker_python)
 
 
 class ConversionRunner:
@@ -95,14 +101,18 @@ class ConversionRunner:
     def pool(self) -> WorkerPool | None:
         return self._pool
 
-    def _get_model_host(self) -> ModelHost:
+    def _get_model_host(self, settings: Settings) -> ModelHost:
         from ..generate.host_client import ModelHost
 
         with self._pool_lock:
             if self._closed:
                 raise Cancelled()
+            if self._model_host is not None and self._model_host.python != _host_python(settings):
+                log.info("the worker Python changed; restarting the model host")
+                self._model_host.close()
+                self._model_host = None
             if self._model_host is None:
-                self._model_host = ModelHost()
+                self._model_host = ModelHost(python=settings.worker_python)
             return self._model_host
 
     # ---- jobs -------------------------------------------------------------------------------
@@ -166,7 +176,7 @@ class ConversionRunner:
 
             store = self._store_for(job.settings)
             return convert(job.problem, job.settings, progress, job.token,
-                           pool=self._get_pool(job.settings), store=store, model_host=self._get_model_host())
+                           pool=self._get_pool(job.settings), store=store, model_host=self._get_model_host(job.settings))
         finally:
             if held:
                 self._queue_lock.release()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from lsprotocol import types as lsp
 
-from ..positions import TextIndex
+from ..edit import Staleness, stale_blocks
+from ..positions import Range, TextIndex
 from ..problem import ModuleClass, ProblemError, list_modules
 
 
@@ -33,12 +34,15 @@ class _Parsed:
     text: str
     modules: list[ModuleClass] | None = None
     index: TextIndex | None = None
+    stale: list[Staleness] | None = None
 
 
 @dataclass
 class Documents:
     _parsed: dict[str, _Parsed] = field(default_factory=dict)
     _diagnostics: dict[str, dict[str, ClassDiagnostics]] = field(default_factory=dict)
+    # Stale-kernel warnings per document, from the last analysed version (see `analyse`).
+    _stale: dict[str, list[lsp.Diagnostic]] = field(default_factory=dict)
 
     # ---- cached per version -------------------------------------------------------------------
 
@@ -66,6 +70,52 @@ class Documents:
             parsed.index = TextIndex(text)
         return parsed.index
 
+    def cached_modules(self, uri: str, version: int | None, text: str) -> list[ModuleClass] | None:
+        return self._current(uri, version, text).modules
+
+    def set_modules(self, uri: str, version: int | None, text: str, modules: list[ModuleClass],
+                    starts: list[int] | None = None) -> None:
+        """Record a parse made elsewhere (the helper process), and the line starts it found."""
+        parsed = self._current(uri, version, text)
+        parsed.modules = modules
+        if starts is not None and parsed.index is None:
+            parsed.index = TextIndex(text, starts)
+
+    def apply_change(self, uri: str, version: int | None, text: str, r: Range, new: str) -> str:
+        """The document's text after one incremental change, its line index carried over (pygls
+        would split and join every line of the document for each change)."""
+        index = self.index(uri, version, text).replaced(r, new)
+        self._parsed[uri] = _Parsed((None, hash(index.text)), index.text, index=index)
+        return index.text
+
+    def changed_version(self, uri: str, version: int | None) -> None:
+        """The version the last changes brought the document to (its index stays)."""
+        parsed = self._parsed.get(uri)
+        if parsed is not None and parsed.key[0] is None:
+            parsed.key = (version, parsed.key[1])
+
+    def stale(self, uri: str, version: int | None, text: str) -> list[Staleness]:
+        """Marked blocks of this version whose original class changed since they were generated."""
+        parsed = self._current(uri, version, text)
+        if parsed.stale is None:
+            parsed.stale = stale_blocks(text, self.modules(uri, version, text), self.index(uri, version, text))
+        return parsed.stale
+
+    def analyse(self, uri: str, version: int | None, text: str) -> bool:
+        """Recompute the stale-kernel warnings for this version; True when they changed."""
+        index = self.index(uri, version, text)
+        diags = []
+        for st in self.stale(uri, version, text):
+            line = index.line(st.mark.line) or ""
+            rng = lsp.Range(lsp.Position(st.mark.line, 0), lsp.Position(st.mark.line, len(line.encode("utf-16-le")) // 2))
+            diags.append(lsp.Diagnostic(range=rng, message=st.message, severity=lsp.DiagnosticSeverity.Warning,
+                                        source="tritonize", code="stale"))
+        old = self._stale.get(uri, [])
+        if [(d.range, d.message) for d in old] == [(d.range, d.message) for d in diags]:
+            return False
+        self._stale[uri] = diags
+        return True
+
     # ---- diagnostics --------------------------------------------------------------------------
 
     def set_class_diagnostics(self, uri: str, name: str, entry: ClassDiagnostics | None) -> None:
@@ -76,7 +126,8 @@ class Documents:
             per_doc[name] = entry
 
     def diagnostics(self, uri: str) -> list[lsp.Diagnostic]:
-        return [d for entry in self._diagnostics.get(uri, {}).values() for d in entry.diagnostics]
+        own = [d for entry in self._diagnostics.get(uri, {}).values() for d in entry.diagnostics]
+        return own + self._stale.get(uri, [])
 
     def follow_change(self, uri: str, version: int | None, text: str) -> bool:
         """After an edit: keep diagnostics whose class text is unchanged (moved to where the class
@@ -109,4 +160,5 @@ class Documents:
     def closed(self, uri: str) -> bool:
         """Forget the document; True when it had diagnostics (the client should clear them)."""
         self._parsed.pop(uri, None)
-        return bool(self._diagnostics.pop(uri, None))
+        stale = self._stale.pop(uri, None)
+        return bool(self._diagnostics.pop(uri, None)) or bool(stale)

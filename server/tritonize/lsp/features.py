@@ -8,7 +8,7 @@ without positions.py converting it.
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from lsprotocol import types as lsp
@@ -23,7 +23,8 @@ SOURCE = "tritonize"
 CMD_CONVERT = "tritonize.convert"
 CMD_SHOW_REPORT = "tritonize.showReport"
 CMD_VERIFY = "tritonize.verifyCandidate"
-COMMANDS = (CMD_CONVERT, CMD_SHOW_REPORT, CMD_VERIFY)
+CMD_REMOVE = "tritonize.removeKernel"
+COMMANDS = (CMD_CONVERT, CMD_SHOW_REPORT, CMD_VERIFY, CMD_REMOVE)
 GENERATED_SUFFIX = "Triton"
 
 
@@ -52,6 +53,26 @@ class ActionTarget:
     name: str  # the original class name (for a generated class: the class it was made from)
     has_block: bool  # a generated `<Name>Triton` block exists in the document
     has_report: bool  # the store has a report for it
+    # (candidate id, "template softmax, 1.31× compile"): passing candidates of the class's
+    # current report, best first, each offered as its own action (preview and choose)
+    choices: list[tuple[str, str]] = field(default_factory=list)
+
+
+def candidate_choices(report: Report, limit: int = 3) -> list[tuple[str, str]]:
+    """The best `limit` passing candidates of a report, fastest first (untimed: report order)."""
+    passed = report.passed()
+    if report.timed:
+        passed = sorted(passed, key=lambda r: r.timing.ms if r.timing and r.timing.ms else float("inf"))
+    out = []
+    for r in passed[:limit]:
+        label = r.candidate_id.replace(":", " ", 1)
+        t = r.timing
+        if report.timed and t is not None and (t.speedup_compile or t.speedup_eager):
+            speed = f"{t.speedup_compile:.2f}× compile" if t.speedup_compile else f"{t.speedup_eager:.2f}× eager"
+        else:
+            speed = "not timed"
+        out.append((r.candidate_id, f"{label}, {speed}"))
+    return out
 
 
 def wants_rewrite(only: list) -> bool:
@@ -98,6 +119,8 @@ def code_actions(
             entries.append((f"Re-run conversion of {t.name} to Triton", "rerun", {**data, "rerun": True}))
         else:
             entries.append((f"Convert {t.name} to Triton kernel", "convert", {**data, "rerun": False}))
+        for cid, label in t.choices:
+            entries.append((f"Convert {t.name} — {label}", "choose", {**data, "rerun": False, "candidate": cid}))
         for title, _kind, payload in entries:
             if resolve_edit and literal_support:
                 out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.RefactorRewrite, data=payload))
@@ -115,8 +138,9 @@ def code_actions(
 # ---- diagnostics ---------------------------------------------------------------------------------
 
 
-def report_diagnostics(report: Report, name_range: Range) -> list[lsp.Diagnostic]:
-    """One diagnostic per failure kind among the candidates (or one for a problem error)."""
+def report_diagnostics(report: Report, name_range: Range, min_speedup: float = 1.0) -> list[lsp.Diagnostic]:
+    """One diagnostic per failure kind among the candidates (or one for a problem error), and a warning
+    when the fastest correct kernel does not beat eager by `min_speedup` (it is not inserted then)."""
     rng = to_lsp_range(name_range)
     if report.error:
         return [_diag(rng, lsp.DiagnosticSeverity.Error, report.error_kind or "problem", report.error)]
@@ -124,7 +148,7 @@ def report_diagnostics(report: Report, name_range: Range) -> list[lsp.Diagnostic
     by_kind = report.failures_by_kind()
     none_passed = report.best is None
     if total == 0:
-        why = "; ".join(f"{g.name}: {g.skipped}" for g in report.generators if g.skipped) or "no generator ran"
+        why = "; ".join(_skip_reason(g.name, g.skipped) for g in report.generators if g.skipped) or "no generator ran"
         return [_diag(rng, lsp.DiagnosticSeverity.Error, "no_candidates", f"no candidates were produced ({why})")]
     severity = lsp.DiagnosticSeverity.Error if none_passed else lsp.DiagnosticSeverity.Information
     out = []
@@ -136,7 +160,16 @@ def report_diagnostics(report: Report, name_range: Range) -> list[lsp.Diagnostic
         if none_passed and kind == next(iter(by_kind)):
             message += " (no candidate passed)"
         out.append(_diag(rng, severity, kind, message))
+    slower = report.not_faster(min_speedup)
+    if slower:
+        out.append(_diag(rng, lsp.DiagnosticSeverity.Warning, "not_faster",
+                         f"{slower}: not inserted (pick a candidate from the code actions to insert it anyway)"))
     return out
+
+
+def _skip_reason(generator: str, skipped: str) -> str:
+    """"template: no pattern …", whether or not the generator already named itself."""
+    return skipped if skipped.startswith(f"{generator}:") else f"{generator}: {skipped}"
 
 
 def _failure_detail(kind: str, results) -> str:
@@ -191,7 +224,7 @@ class ProgressMapper:
         return lsp.WorkDoneProgressReport(message=message, percentage=self.percentage, cancellable=True)
 
 
-def outcome_message(report: Report) -> str:
+def outcome_message(report: Report, min_speedup: float | None = None) -> str:
     if report.error:
         return f"problem error ({report.error_kind}): {report.error}"
     best = report.best_result()
@@ -203,6 +236,9 @@ def outcome_message(report: Report) -> str:
         speed = f", {best.timing.speedup_eager:.2f}x eager"
     elif not report.timed:
         speed = ", not timed (no GPU)"
+    slower = report.not_faster(min_speedup) if min_speedup is not None else None
+    if slower:
+        return f"{passed} of {len(report.results)} passed; {slower}"
     return f"{passed} of {len(report.results)} passed; chose {best.candidate_id}{speed}"
 
 
@@ -218,11 +254,13 @@ def workspace_edit(
     can_create: bool,
     path_to_uri,
     other_versions: dict[str, int | None] | None = None,
+    confirm: lsp.ChangeAnnotation | None = None,
 ) -> lsp.WorkspaceEdit:
     """Our TextEdits as a WorkspaceEdit pinned to `version` where the client supports it.
 
     Edits of other files (the sibling module) are pinned to their version in `other_versions`
-    (an open buffer), else unpinned.
+    (an open buffer), else unpinned. `confirm` (clients with change annotations): every edit
+    carries it, so the editor shows the change as a preview to accept first.
     """
     other_versions = other_versions or {}
     by_file: dict[str | None, list[TextEdit]] = {}
@@ -240,28 +278,71 @@ def workspace_edit(
             doc_changes.append(lsp.CreateFile(uri=target, options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=True)))
         pinned = version if path is None else other_versions.get(path)
         ident = lsp.OptionalVersionedTextDocumentIdentifier(uri=target, version=pinned)
-        doc_changes.append(lsp.TextDocumentEdit(text_document=ident, edits=[_text_edit(e) for e in group]))
+        text_edits = [_annotated(e) if confirm else _text_edit(e) for e in group]
+        doc_changes.append(lsp.TextDocumentEdit(text_document=ident, edits=text_edits))
+    if confirm:
+        return lsp.WorkspaceEdit(document_changes=doc_changes, change_annotations={ANNOTATION: confirm})
     return lsp.WorkspaceEdit(document_changes=doc_changes)
+
+
+ANNOTATION = "tritonize"
+
+
+def _annotated(e: TextEdit) -> lsp.AnnotatedTextEdit:
+    return lsp.AnnotatedTextEdit(range=to_lsp_range(e.range), new_text=e.new_text, annotation_id=ANNOTATION)
 
 
 def _text_edit(e: TextEdit) -> lsp.TextEdit:
     return lsp.TextEdit(range=to_lsp_range(e.range), new_text=e.new_text)
 
 
+# ---- code lens -----------------------------------------------------------------------------------
+
+
+def lens_summary(report: Report | None) -> str:
+    """The first lens above a converted class: how the chosen kernel did, e.g.
+    "tritonize: 1.31× compile · 2.80× eager"."""
+    best = report.best_result() if report else None
+    if best is None:
+        return "tritonize: kernel inserted (no report in the store)"
+    t = best.timing
+    if report.timed and t is not None and t.speedup_eager:
+        parts = [f"{t.speedup_compile:.2f}× compile"] if t.speedup_compile else []
+        return "tritonize: " + " · ".join([*parts, f"{t.speedup_eager:.2f}× eager"])
+    return "tritonize: correct, not timed (no GPU)"
+
+
+def class_lenses(uri: str, name: str, name_range: Range, report: Report | None,
+                 stale: str | None) -> list[lsp.CodeLens]:
+    """"tritonize: 1.31× compile · 2.80× eager · Re-run · Report · Remove" above a converted class."""
+    rng = to_lsp_range(name_range)
+    arg = {"uri": uri, "class": name}
+    head = f"tritonize: stale — {stale}" if stale else lens_summary(report)
+    entries = [(head, CMD_SHOW_REPORT, arg), ("Re-run", CMD_CONVERT, {**arg, "rerun": True}),
+               ("Report", CMD_SHOW_REPORT, arg), ("Remove", CMD_REMOVE, arg)]
+    return [lsp.CodeLens(range=rng, command=lsp.Command(title=t, command=c, arguments=[a])) for t, c, a in entries]
+
+
 # ---- hover ---------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[^\W\d]\w*")  # a Python identifier: `Écheller` too, not just ASCII
+def _continues(ch: str) -> bool:
+    """Can `ch` be part of a Python identifier? (Combining marks too: `É` typed as E + U+0301.)"""
+    return ("_" + ch).isidentifier()
 
 
 def word_at(line_text: str, col: int) -> tuple[str, int, int] | None:
     """The identifier at UTF-16 column `col` and its UTF-16 start and end columns."""
     at = str_index(line_text, col)
-    for m in _WORD.finditer(line_text):
-        if m.start() <= at <= m.end():
-            return m.group(0), utf16_col(line_text, m.start()), utf16_col(line_text, m.end())
-        if m.start() > at:
-            break
-    return None
+    start = end = at
+    while start > 0 and _continues(line_text[start - 1]):
+        start -= 1
+    while end < len(line_text) and _continues(line_text[end]):
+        end += 1
+    while start < end and not line_text[start].isidentifier():  # `2x`: the word starts after the digits
+        start += 1
+    if start >= end:
+        return None
+    return line_text[start:end], utf16_col(line_text, start), utf16_col(line_text, end)
 
 
 def _defines_class(text: str, name: str) -> bool:
@@ -278,17 +359,24 @@ def _defines_class(text: str, name: str) -> bool:
 
 
 def hover_class(text: str, word: str) -> str | None:
-    """The original class name a hovered word stands for, if it is a class defined in `text`."""
+    """The original class name a hovered word stands for, if it is a class defined in `text`.
+
+    As Python knows it: identifiers are NFKC-normalised, so `É` typed as E + U+0301 in the file is
+    the composed `É` in the class's name (and in the store)."""
     if not _defines_class(text, word):
         return None
-    if word.endswith(GENERATED_SUFFIX) and word in block_names(text):
-        return word[: -len(GENERATED_SUFFIX)]
-    return word
+    name = unicodedata.normalize("NFKC", word)
+    if name.endswith(GENERATED_SUFFIX) and name in block_names(text):
+        return name[: -len(GENERATED_SUFFIX)]
+    return name
 
 
 __all__ = [
     "ActionTarget",
     "ProgressMapper",
+    "candidate_choices",
+    "class_lenses",
+    "lens_summary",
     "code_actions",
     "hover_class",
     "outcome_message",

@@ -7,19 +7,22 @@ Handlers translate a request into a call on the server's public API (state.py) o
 from __future__ import annotations
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
 
 from . import conversion, reports, verification
 from . import features as F
 from .state import TritonizeServer
 
 DEBUG_INFO = "tritonize/debugInfo"
+SYNC = "tritonize/sync"
 
 
 def _request(args: tuple, command: str) -> dict:
     """The single `{uri, class, ...}` argument object of a convert or report command."""
     data = args[0] if args and isinstance(args[0], dict) else {}
-    if command == F.CMD_CONVERT and ("uri" not in data or "class" not in data):
-        raise ValueError("tritonize.convert expects [{uri, class}]")
+    if command in (F.CMD_CONVERT, F.CMD_REMOVE) and not (
+            isinstance(data.get("uri"), str) and isinstance(data.get("class"), str)):
+        raise JsonRpcInvalidParams(f"{command} expects [{{uri, class}}]")
     return data
 
 
@@ -66,21 +69,25 @@ def register(ls: TritonizeServer) -> None:
         lsp.TEXT_DOCUMENT_CODE_ACTION,
         lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite], resolve_provider=True),
     )
-    def code_action(ls: TritonizeServer, params: lsp.CodeActionParams):
-        return conversion.list_actions(ls, params.text_document.uri, params.range, params.context.only)
+    async def code_action(ls: TritonizeServer, params: lsp.CodeActionParams):
+        return await conversion.list_actions(ls, params.text_document.uri, params.range, params.context.only)
 
     @ls.feature(lsp.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: TritonizeServer, action: lsp.CodeAction) -> lsp.CodeAction:
         data = action.data if isinstance(action.data, dict) else {}
-        if "uri" in data and "class" in data:
+        if isinstance(data.get("candidate"), str):
+            outcome = await conversion.choose_candidate(ls, data["uri"], data["class"], data["candidate"])
+            action.edit = await conversion.edit_for(ls, outcome, data["uri"]) or action.edit
+        elif "uri" in data and "class" in data:
             outcome = await conversion.convert_class(ls, data["uri"], data["class"], bool(data.get("rerun")))
-            action.edit = conversion.edit_for(ls, outcome, data["uri"]) or action.edit
+            action.edit = await conversion.edit_for(ls, outcome, data["uri"]) or action.edit
         return action
 
     @ls.command(F.CMD_CONVERT)
     async def convert_command(ls: TritonizeServer, *args) -> dict:
         data = _request(args, F.CMD_CONVERT)
-        return await conversion.convert_and_apply(ls, data["uri"], data["class"], bool(data.get("rerun")))
+        candidate = data.get("candidate") if isinstance(data.get("candidate"), str) else None
+        return await conversion.convert_and_apply(ls, data["uri"], data["class"], bool(data.get("rerun")), candidate)
 
     @ls.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def progress_cancel(ls: TritonizeServer, params: lsp.WorkDoneProgressCancelParams) -> None:
@@ -95,13 +102,22 @@ def register(ls: TritonizeServer) -> None:
     # ---- reports and diagnostics --------------------------------------------------------------
 
     @ls.feature(lsp.TEXT_DOCUMENT_HOVER)
-    def hover(ls: TritonizeServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        return reports.hover(ls, params.text_document.uri, params.position)
+    async def hover(ls: TritonizeServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        return await reports.hover(ls, params.text_document.uri, params.position)
 
     @ls.command(F.CMD_SHOW_REPORT)
     async def show_report_command(ls: TritonizeServer, *args) -> dict | None:
         data = _request(args, F.CMD_SHOW_REPORT)
-        return await reports.show_report(ls, data.get("uri", ""), data.get("class"))
+        return await reports.show_report(ls, data.get("uri", ""), data.get("class"), data.get("show") is not False)
+
+    @ls.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))
+    async def code_lens(ls: TritonizeServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+        return await reports.code_lenses(ls, params.text_document.uri)
+
+    @ls.command(F.CMD_REMOVE)
+    async def remove_command(ls: TritonizeServer, *args) -> dict:
+        data = _request(args, F.CMD_REMOVE)
+        return await reports.remove_kernel(ls, data["uri"], data["class"])
 
     @ls.feature(
         lsp.TEXT_DOCUMENT_DIAGNOSTIC,
@@ -109,6 +125,10 @@ def register(ls: TritonizeServer) -> None:
     )
     def pull_diagnostics(ls: TritonizeServer, params: lsp.DocumentDiagnosticParams):
         return lsp.RelatedFullDocumentDiagnosticReport(items=ls.diagnostics_for(params.text_document.uri))
+
+    @ls.feature(SYNC)
+    def sync(ls: TritonizeServer, *args) -> None:
+        """Sent by the Neovim plugin to flush the changes its client holds back: nothing to do."""
 
     @ls.feature(DEBUG_INFO)
     def debug_info(ls: TritonizeServer, *args) -> dict:

@@ -12,6 +12,7 @@ import logging
 import os
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from ..cancel import Cancelled
@@ -26,16 +27,19 @@ async def verify_candidate(ls: TritonizeServer, args: tuple) -> dict:
     """The verdict for one candidate against a module class (see docs/LSP.md)."""
     from ..verify.pool import WorkerStartError
 
-    req = V.parse_request(args)  # ValueError → an error response: the caller's bug
+    try:
+        req = V.parse_request(args)
+    except ValueError as exc:  # the caller's bug: InvalidParams, not an internal error
+        raise JsonRpcInvalidParams(str(exc)) from None
     settings, problems = V.request_settings(ls.settings, req.settings)
     if problems:
-        return _failed(ls, "settings", "invalid settings: " + "; ".join(problems))
+        return _failed(ls, "settings", "invalid settings: " + "; ".join(problems), req.quiet)
     try:
         text, path = _problem_source(ls, req)
         candidate = V.read_candidate(req)
         problem = await asyncio.to_thread(V.load_problem, text, req.class_name, path, settings)
     except ProblemError as err:
-        return _failed(ls, err.kind, err.message)
+        return _failed(ls, err.kind, err.message, req.quiet)
     target = f"{os.path.basename(path) if path else req.uri}::{problem.name}"
 
     ptoken = await ls.begin_progress(f"Verify {req.label} against {problem.name}")
@@ -47,10 +51,10 @@ async def verify_candidate(ls: TritonizeServer, args: tuple) -> dict:
         return {"cancelled": True}
     except ProblemError as err:  # the problem's own recipe or reference fails
         ls.end_progress(ptoken, f"problem error: {err.message}")
-        return _failed(ls, err.kind, err.message)
+        return _failed(ls, err.kind, err.message, req.quiet)
     except WorkerStartError as err:
         ls.end_progress(ptoken, f"cannot verify: {err}")
-        return _failed(ls, "worker", f"cannot start a verify worker: {err}")
+        return _failed(ls, "worker", f"cannot start a verify worker: {err}", req.quiet)
     except Exception as exc:  # a bug of ours: an error response, but no progress bar left open
         log.exception("verifying %s against %s failed", req.label, target)
         ls.end_progress(ptoken, f"failed: {exc}")
@@ -58,7 +62,8 @@ async def verify_candidate(ls: TritonizeServer, args: tuple) -> dict:
     line = V.verdict_line(verification.result, req.label, target)
     ls.end_progress(ptoken, line)
     log.info("%s", line)
-    ls.show(lsp.MessageType.Info if verification.result.passed else lsp.MessageType.Warning, line)
+    if not req.quiet:
+        ls.show(lsp.MessageType.Info if verification.result.passed else lsp.MessageType.Warning, line)
     return V.result_json(verification, target)
 
 
@@ -74,6 +79,7 @@ def _problem_source(ls: TritonizeServer, req: V.VerifyRequest) -> tuple[str, str
     return V.read_problem_file(path), path
 
 
-def _failed(ls: TritonizeServer, kind: str, message: str) -> dict:
-    ls.show(lsp.MessageType.Warning, f"verify: {message}")
+def _failed(ls: TritonizeServer, kind: str, message: str, quiet: bool = False) -> dict:
+    if not quiet:
+        ls.show(lsp.MessageType.Warning, f"verify: {message}")
     return V.error_json(kind, message)

@@ -37,6 +37,9 @@ class VerifyRequest:
     code: str | None = None
     candidate_path: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # The caller shows the verdict itself (the Neovim plugin, the VS Code extension): no
+    # window/showMessage as well, so the user reads it once.
+    quiet: bool = False
 
     @property
     def label(self) -> str:
@@ -61,6 +64,7 @@ def parse_request(args: tuple) -> VerifyRequest:
         code=_first(data, "candidate", "code"),
         candidate_path=_first(data, "candidatePath", "candidate_path"),
         settings=_first(data, "settings") or {},
+        quiet=data.get("quiet") is True,
     )
     if not (req.uri or req.path):
         raise ValueError(f"{CMD_VERIFY}: give the problem file as `uri` or `path`")

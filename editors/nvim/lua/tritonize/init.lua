@@ -4,6 +4,11 @@
 --   :TritonizeReport   show the last report for the module under the cursor
 --   :TritonizeVerify {file}  verify a hand-written kernel file (defining ModelNew) against the
 --                      module class under the cursor (or the file's `Model` / only class)
+--   :TritonizeAccept / :TritonizeReject  apply or drop the edit shown as a diff (preview = true)
+--
+-- Edits are applied only to the buffer version they were computed for (versioned edits are
+-- advertised, and an edit for another version is refused: the server then finds the class again
+-- and sends a new one). :checkhealth tritonize checks the server, its version and the device.
 --
 -- Works on Neovim 0.7 (vim.lsp.start_client) through 0.11+ (vim.lsp.start). Hover and
 -- diagnostics are plain LSP and need nothing from this file.
@@ -27,6 +32,10 @@ local defaults = {
   init_options = {},
   -- Extra client capabilities merged over Neovim's defaults.
   capabilities = nil,
+  -- Passed to the client as-is (e.g. { debounce_text_changes = 150 }).
+  flags = nil,
+  -- Show a conversion's edit as a diff in a split and apply it only when accepted.
+  preview = false,
   -- "echo": one line in the command area per $/progress update; false: silent (use the
   -- `User TritonizeProgress` autocmd or require("tritonize").status() in a statusline instead).
   progress = "echo",
@@ -146,6 +155,110 @@ local function record_progress(result, ctx)
   return entry
 end
 
+-- ---- preview: a diff to accept or reject ---------------------------------------------------
+
+-- the edit on show: { edit, offset_encoding, bufnr, scratch, windows }
+M.preview = nil
+
+local function close_preview()
+  local p = M.preview
+  M.preview = nil
+  if not p then
+    return
+  end
+  for _, win in ipairs({ p.source_win, p.win }) do
+    if vim.api.nvim_win_is_valid(win) then
+      vim.api.nvim_win_call(win, function()
+        vim.cmd("diffoff")
+      end)
+    end
+  end
+  if vim.api.nvim_win_is_valid(p.win) and #vim.api.nvim_list_wins() > 1 then
+    vim.api.nvim_win_close(p.win, true)
+  end
+  if vim.api.nvim_buf_is_valid(p.scratch) then
+    vim.api.nvim_buf_delete(p.scratch, { force = true })
+  end
+end
+
+--- Show `edit` (one buffer's text edits) as a diff in a split: the buffer beside its text with
+--- the edit applied. :TritonizeAccept (or `ga` in the split) applies it, :TritonizeReject (`gr`)
+--- drops it. Returns true, nil once shown.
+function M.preview_edit(edit, offset_encoding)
+  local uri, edits
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.textDocument and change.edits then
+      uri, edits = change.textDocument.uri, change.edits
+    end
+  end
+  if not uri then
+    uri, edits = next(edit.changes or {})
+  end
+  if not uri then
+    return false, "nothing to preview"
+  end
+  close_preview()
+  local bufnr = vim.uri_to_bufnr(uri)
+  vim.fn.bufload(bufnr)
+  local scratch = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(scratch, 0, -1, false, vim.api.nvim_buf_get_lines(bufnr, 0, -1, false))
+  vim.lsp.util.apply_text_edits(edits, scratch, offset_encoding)
+  vim.bo[scratch].filetype = vim.bo[bufnr].filetype
+  vim.bo[scratch].modifiable = false
+  vim.bo[scratch].bufhidden = "wipe"
+  local source_win = vim.fn.bufwinid(bufnr)
+  if source_win == -1 then
+    vim.cmd("buffer " .. bufnr)
+    source_win = vim.api.nvim_get_current_win()
+  end
+  vim.api.nvim_set_current_win(source_win)
+  vim.cmd("diffthis")
+  vim.cmd("vertical rightbelow split")
+  local win = vim.api.nvim_get_current_win()
+  vim.api.nvim_win_set_buf(win, scratch)
+  vim.cmd("diffthis")
+  pcall(vim.api.nvim_buf_set_name, scratch, "tritonize://preview/" .. vim.fn.fnamemodify(vim.uri_to_fname(uri), ":t"))
+  for key, fn in pairs({ ga = M.accept, gr = M.reject }) do
+    vim.api.nvim_buf_set_keymap(scratch, "n", key, "", { callback = fn, noremap = true, desc = "tritonize preview" })
+  end
+  M.preview = { edit = edit, offset_encoding = offset_encoding, bufnr = bufnr, scratch = scratch, win = win, source_win = source_win }
+  notify("preview: :TritonizeAccept (ga) applies the kernel, :TritonizeReject (gr) drops it")
+  return true, nil
+end
+
+--- Apply the previewed edit (unless the buffer changed since it was computed). Returns applied.
+function M.accept()
+  local p = M.preview
+  if not p then
+    notify("no preview to accept")
+    return false
+  end
+  local reason = M.stale_reason(p.edit)
+  close_preview()
+  if reason then
+    notify("not applied: " .. reason .. "; convert again", vim.log.levels.WARN)
+    return false
+  end
+  vim.lsp.util.apply_workspace_edit(p.edit, p.offset_encoding)
+  return true
+end
+
+function M.reject()
+  if not M.preview then
+    notify("no preview to reject")
+    return false
+  end
+  close_preview()
+  return true
+end
+
+-- One message per verdict: the plugin shows a verification's result itself, so the progress
+-- bar's closing line for it is not echoed too.
+local function shows_own_result(entry)
+  local job = M.pending
+  return entry.done and job ~= nil and job.shows_result and entry.client_id == job.client_id
+end
+
 local function progress_handler(err, result, ctx, config)
   local entry = result and record_progress(result, ctx)
   -- Keep Neovim's own bookkeeping (LspProgressUpdate on 0.7–0.9, LspProgress on 0.10+) so
@@ -157,7 +270,7 @@ local function progress_handler(err, result, ctx, config)
   if not entry then
     return
   end
-  if M.config.progress == "echo" then
+  if M.config.progress == "echo" and not shows_own_result(entry) then
     vim.api.nvim_echo({ { M.format_progress(entry), entry.done and "None" or "MoreMsg" } }, false, {})
   end
   pcall(vim.api.nvim_exec_autocmds, "User", { pattern = "TritonizeProgress", modeline = false })
@@ -165,9 +278,109 @@ end
 
 -- ---- starting the server -------------------------------------------------------------------
 
+-- ---- edits that land where they were meant to ---------------------------------------------
+
+-- The LSP version of a buffer: what Neovim last told the server (its changedtick).
+local function buffer_version(bufnr)
+  local versions = vim.lsp.util.buf_versions
+  local v = versions and versions[bufnr]
+  if type(v) == "number" then
+    return v
+  end
+  return vim.api.nvim_buf_get_changedtick(bufnr)
+end
+
+--- Why `edit` must not be applied now (a string), or nil. An edit pinned to a version applies
+--- only to that version of its buffer; an unpinned edit for the buffer of the conversion in flight
+--- applies only while the buffer is as it was when the conversion started.
+function M.stale_reason(edit)
+  if type(edit) ~= "table" then
+    return nil
+  end
+  for _, change in ipairs(edit.documentChanges or {}) do
+    local doc = change.textDocument
+    if type(doc) == "table" and type(doc.version) == "number" then
+      local bufnr = vim.uri_to_bufnr(doc.uri)
+      if vim.api.nvim_buf_is_loaded(bufnr) and buffer_version(bufnr) ~= doc.version then
+        return string.format("the buffer changed after the edit was computed (version %d, buffer at %d)",
+          doc.version, buffer_version(bufnr))
+      end
+    end
+  end
+  local job = M.pending
+  if job and job.bufnr and job.tick and type(edit.changes) == "table" then
+    for uri, _ in pairs(edit.changes) do
+      local bufnr = vim.uri_to_bufnr(uri)
+      if bufnr == job.bufnr and buffer_version(bufnr) ~= job.tick then
+        local reason = string.format("the buffer changed during the conversion (version %d, buffer at %d)",
+          job.tick, buffer_version(bufnr))
+        -- The server re-sends once it has heard of this change: an edit made after it is for now.
+        job.tick = buffer_version(bufnr)
+        return reason
+      end
+    end
+  end
+  return nil
+end
+
+--- Apply a WorkspaceEdit unless it is stale. Returns applied, reason. With `preview`, the edit
+--- is shown as a diff to accept or reject instead (see M.preview_edit).
+function M.apply_edit(edit, offset_encoding, preview)
+  local reason = M.stale_reason(edit)
+  if reason then
+    return false, reason
+  end
+  if preview then
+    return M.preview_edit(edit, offset_encoding)
+  end
+  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, edit, offset_encoding)
+  return ok, (not ok) and tostring(err) or nil
+end
+
+-- workspace/applyEdit from the tritonize server: refused (applied = false, with the reason) when
+-- the buffer moved on; the server then finds the class again and sends a new edit.
+local function apply_edit_handler(_, params, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  local applied, reason = M.apply_edit(params and params.edit, client and client.offset_encoding or "utf-16")
+  if not applied and client then
+    -- Send the changes Neovim is still holding back (its didChange debounce) before this answer,
+    -- so the server can find the class in the current text right away.
+    pcall(call, client, "notify", "tritonize/sync", {})
+  end
+  return { applied = applied, failureReason = reason }
+end
+
+--- The server command, or nil and what to do when its program is missing (instead of Neovim's
+--- generic "spawn failed").
+function M.check_cmd(cmd)
+  local program = type(cmd) == "table" and cmd[1] or nil
+  if type(program) ~= "string" then
+    return cmd -- a function (0.10+ RPC) or something only Neovim understands
+  end
+  if vim.fn.executable(program) == 1 then
+    return cmd
+  end
+  return nil, string.format(
+    "cannot start the language server: `%s` is not on PATH. Install it into the Python you use "
+      .. "(`python -m pip install tritonize`, or `pip install -e .` in a checkout) or point the plugin "
+      .. "at that Python: require(\"tritonize\").setup({ cmd = { \"/path/to/python\", \"-m\", "
+      .. "\"tritonize.cli.main\", \"serve\" } }). :checkhealth tritonize says more.",
+    program)
+end
+
 local function client_config(bufnr)
   local cfg = M.config
   local capabilities = vim.lsp.protocol.make_client_capabilities()
+  -- Neovim applies versioned edits (documentChanges) since 0.5 but 0.7 does not say so: say it,
+  -- so every edit from the server is pinned to the buffer version it was computed for.
+  capabilities.workspace = capabilities.workspace or {}
+  capabilities.workspace.workspaceEdit = capabilities.workspace.workspaceEdit or {}
+  capabilities.workspace.workspaceEdit.documentChanges = true
+  if cfg.preview then
+    -- The plugin resolves actions itself so it can show their edit before applying it.
+    capabilities.textDocument.codeAction.resolveSupport = { properties = { "edit" } }
+    capabilities.textDocument.codeAction.dataSupport = true
+  end
   if cfg.capabilities then
     capabilities = vim.tbl_deep_extend("force", capabilities, cfg.capabilities)
   end
@@ -180,8 +393,9 @@ local function client_config(bufnr)
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = cfg.init_options,
     settings = { tritonize = cfg.init_options },
+    flags = cfg.flags,
     capabilities = capabilities,
-    handlers = { ["$/progress"] = progress_handler },
+    handlers = { ["$/progress"] = progress_handler, ["workspace/applyEdit"] = apply_edit_handler },
     on_attach = cfg.on_attach,
   }
 end
@@ -190,6 +404,15 @@ end
 function M.attach(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local config = client_config(bufnr)
+  local cmd, problem = M.check_cmd(config.cmd)
+  if not cmd then
+    if not M.cmd_problem_shown then
+      M.cmd_problem_shown = true
+      notify(problem, vim.log.levels.ERROR)
+    end
+    M.cmd_problem = problem
+    return nil
+  end
   if vim.lsp.start then
     return vim.lsp.start(config, { bufnr = bufnr })
   end
@@ -225,8 +448,15 @@ end
 -- A conversion in flight. Neovim drops the response of a request it cancelled (RequestCancelled
 -- is muted in its RPC layer), so :TritonizeCancel finishes the job itself, and a late answer for
 -- a cancelled job is ignored rather than applied.
-local function new_job(client, on_done)
-  return { client_id = client.id, on_done = on_done, cancelled = false, finished = false }
+local function new_job(client, on_done, bufnr)
+  return {
+    client_id = client.id,
+    on_done = on_done,
+    cancelled = false,
+    finished = false,
+    bufnr = bufnr,
+    tick = bufnr and buffer_version(bufnr) or nil,
+  }
 end
 
 local function finish(job, err, result)
@@ -265,10 +495,22 @@ local function execute_command(job, client, bufnr, command)
   end)
 end
 
+local RESOLVE_ATTEMPTS = 3
+local resolve
+
 --- Apply a resolved action: its edit, then its command (the server applies its own edit then).
+--- An edit for an older version of the buffer is not applied: the action is resolved again (the
+--- request first sends the pending changes, and the server finds the class where it is now).
 local function apply_action(job, client, bufnr, action)
   if action.edit then
-    vim.lsp.util.apply_workspace_edit(action.edit, client.offset_encoding)
+    local applied, reason = M.apply_edit(action.edit, client.offset_encoding, M.config.preview)
+    if not applied then
+      job.attempts = (job.attempts or 1) + 1
+      if M.stale_reason(action.edit) and job.attempts <= RESOLVE_ATTEMPTS and action.data ~= nil then
+        return resolve(job, client, bufnr, action)
+      end
+      return finish(job, { message = "the kernel was not inserted: " .. tostring(reason) }, nil)
+    end
   end
   if type(action.command) == "table" then
     return execute_command(job, client, bufnr, action.command)
@@ -276,11 +518,22 @@ local function apply_action(job, client, bufnr, action)
   finish(job, nil, action)
 end
 
+resolve = function(job, client, bufnr, action)
+  local request = vim.deepcopy(action)
+  request.edit = nil
+  job_request(job, client, bufnr, "codeAction/resolve", request, function(err, resolved)
+    if err then
+      return finish(job, err, nil)
+    end
+    apply_action(job, client, bufnr, resolved or action)
+  end)
+end
+
 --- Run one code action from the server: a bare Command, a CodeAction with an edit or a
 --- command, or a CodeAction carrying only `data` that codeAction/resolve turns into an edit.
 --- `on_done(err, result)` runs once, when the server answered or the job was cancelled.
 function M.run_action(client, bufnr, action, on_done)
-  local job = new_job(client, on_done)
+  local job = new_job(client, on_done, bufnr)
   if type(action.command) == "string" then
     execute_command(job, client, bufnr, action)
     return job
@@ -288,12 +541,7 @@ function M.run_action(client, bufnr, action, on_done)
   local provider = client.server_capabilities and client.server_capabilities.codeActionProvider
   local can_resolve = type(provider) == "table" and provider.resolveProvider
   if not action.edit and not action.command and action.data ~= nil and can_resolve then
-    job_request(job, client, bufnr, "codeAction/resolve", action, function(err, resolved)
-      if err then
-        return finish(job, err, nil)
-      end
-      apply_action(job, client, bufnr, resolved or action)
-    end)
+    resolve(job, client, bufnr, action)
     return job
   end
   apply_action(job, client, bufnr, action)
@@ -508,23 +756,22 @@ function M.verify(candidate_path, opts)
     -- No class under the cursor (or no answer): let the server pick.
     local class_name = not err and M.class_from_actions(actions) or nil
     local job = new_job(client, done)
-    local command = { command = "tritonize.verifyCandidate", arguments = { M.verify_args(bufnr, candidate_path, class_name) } }
+    job.shows_result = true
+    local args = M.verify_args(bufnr, candidate_path, class_name)
+    args.quiet = true -- the verdict is shown here, once
+    local command = { command = "tritonize.verifyCandidate", arguments = { args } }
     execute_command(job, client, bufnr, command)
   end)
 end
 
 -- ---- setup ---------------------------------------------------------------------------------
 
-function M.setup(opts)
-  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
-  local group = vim.api.nvim_create_augroup("tritonize", { clear = true })
-  vim.api.nvim_create_autocmd("FileType", {
-    group = group,
-    pattern = M.config.filetypes,
-    callback = function(args)
-      M.attach(args.buf)
-    end,
-  })
+--- The :Tritonize* user commands (created once; setup() and LspAttach both call this).
+function M.create_commands()
+  if M.commands_created then
+    return
+  end
+  M.commands_created = true
   vim.api.nvim_create_user_command("TritonizeConvert", function()
     M.convert()
   end, { desc = "Convert the nn.Module under the cursor to a Triton kernel" })
@@ -537,6 +784,41 @@ function M.setup(opts)
   vim.api.nvim_create_user_command("TritonizeVerify", function(args)
     M.verify(args.args)
   end, { nargs = 1, complete = "file", desc = "Verify a kernel file (defining ModelNew) against the module under the cursor" })
+  vim.api.nvim_create_user_command("TritonizeAccept", function()
+    M.accept()
+  end, { desc = "Apply the previewed tritonize edit" })
+  vim.api.nvim_create_user_command("TritonizeReject", function()
+    M.reject()
+  end, { desc = "Drop the previewed tritonize edit" })
+end
+
+--- The client configuration for vim.lsp.config (Neovim 0.11+, see lsp/tritonize.lua): the same
+--- command, capabilities and handlers as setup() uses, root found by root_markers.
+function M.lsp_config()
+  local cfg = M.config
+  local config = client_config(vim.api.nvim_get_current_buf())
+  config.root_dir = nil
+  config.workspace_folders = nil
+  config.root_markers = cfg.root_markers
+  config.filetypes = cfg.filetypes
+  local _, problem = M.check_cmd(config.cmd)
+  if problem then
+    notify(problem, vim.log.levels.ERROR)
+  end
+  return config
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  local group = vim.api.nvim_create_augroup("tritonize", { clear = true })
+  vim.api.nvim_create_autocmd("FileType", {
+    group = group,
+    pattern = M.config.filetypes,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  M.create_commands()
   -- Buffers that were already open when setup ran.
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(buf) and vim.tbl_contains(M.config.filetypes, vim.bo[buf].filetype) then
