@@ -58,6 +58,9 @@ class Settings:
     # otherwise the report says "no faster kernel found". insert_slower: insert the fastest correct one anyway.
     min_speedup: float = 1.05
     insert_slower: bool = False
+    # Inductor's max-autotune capture (it runs only when the default export calls a library GEMM/conv)
+    # gets this many seconds; past them it is stopped and the report says so.
+    autotune_budget_s: float = 120.0
     # Editor: how long the client may take to answer workspace/applyEdit before the kernel goes
     # into the command's result instead (a client that never answers must not hang the command).
     apply_edit_timeout_s: float = 30.0

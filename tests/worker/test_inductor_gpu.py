@@ -67,3 +67,12 @@ def test_exported_candidates_pass(name: str, pool: WorkerPool, settings: Setting
             assert ratio < 3.0, f"{cand.origin} is {ratio:.2f}x torch.compile's time"
         if cand.origin == "inductor:max-autotune-triton" and name in ("linear_gelu", "attention"):
             assert not any(n.startswith(TORCH_CALL_NOTE) for n in cand.notes), "expected an all-Triton candidate"
+
+
+def test_max_autotune_stops_at_its_time_budget(pool: WorkerPool, settings: Settings) -> None:
+    """A GEMM problem's default export calls cuBLAS, so max-autotune runs; with a 1 s budget it is
+    stopped, the default candidate still comes, and its notes say why max-autotune gave none."""
+    _, candidates = _generate("linear_gelu", pool, settings.copy(autotune_budget_s=1.0))
+    assert [c.origin for c in candidates] == ["inductor:default"]
+    assert any("max-autotune-triton: stopped after its time budget of 1 s (autotune_budget_s" in n
+               for n in candidates[0].notes), candidates[0].notes

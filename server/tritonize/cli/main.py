@@ -47,6 +47,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("generation")
     g.add_argument("--generators", help=f"comma-separated, from {','.join(ALL_GENERATORS)} (default: all)")
     g.add_argument("-n", type=int, help="samples per model / variants per pattern (default 4)")
+    g.add_argument("--autotune-budget-s", dest="autotune_budget_s", type=float, metavar="S",
+                   help="seconds Inductor's max-autotune capture may take before it is stopped (default 120)")
     m = p.add_argument_group("language model (the llm generator; docs/LLM.md)")
     m.add_argument("--model", help="HF checkpoint directory or GGUF file")
     m.add_argument("--model-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")

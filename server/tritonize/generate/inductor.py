@@ -11,6 +11,8 @@ See docs/INDUCTOR.md.
 
 from __future__ import annotations
 
+import time
+
 from ..candidate import Candidate
 from ..problem import Problem
 from ..verify.pool import WorkerCallError
@@ -21,7 +23,7 @@ CAPTURE_ENTRY = "inductor.capture"  # the worker entry point (worker/main.py: EN
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
 MODES = ("default", "max-autotune-triton")
-CAPTURE_TIMEOUT_S = {"default": 300.0, "max-autotune-triton": 900.0}
+DEFAULT_CAPTURE_TIMEOUT_S = 300.0  # max-autotune gets settings.autotune_budget_s instead
 
 
 class InductorGenerator:
@@ -40,12 +42,18 @@ class InductorGenerator:
                 # would only re-tune the same kernels at several times the compile time.
                 continue
             ctx.progress(f"torch.compile mode={mode}", i, len(MODES))
+            budget = DEFAULT_CAPTURE_TIMEOUT_S if mode == "default" else float(ctx.settings.autotune_budget_s)
+            started = time.monotonic()
             try:
                 record = ctx.pool.call(CAPTURE_ENTRY, {"source": problem.source, "mode": mode},
-                                       timeout=CAPTURE_TIMEOUT_S[mode], cancel=ctx.cancel)
+                                       timeout=budget, cancel=ctx.cancel)
                 result = export(record)
-            except WorkerCallError as why:  # torch.compile itself failed on this module
-                failures.append(f"{mode}: torch.compile failed: {str(why).splitlines()[0][:300]}")
+            except WorkerCallError as why:  # torch.compile itself failed on this module, or ran out of time
+                if mode != "default" and "timed out" in str(why):
+                    failures.append(f"{mode}: stopped after its time budget of {budget:g} s "
+                                    f"(autotune_budget_s; it had run {time.monotonic() - started:.0f} s)")
+                else:
+                    failures.append(f"{mode}: torch.compile failed: {str(why).splitlines()[0][:300]}")
                 continue
             except ExportError as why:
                 failures.append(f"{mode}: {why}")
