@@ -61,6 +61,12 @@ class Settings:
     # Inductor's max-autotune capture (it runs only when the default export calls a library GEMM/conv)
     # gets this many seconds; past them it is stopped and the report says so.
     autotune_budget_s: float = 120.0
+    # Shape families (docs/PROBLEMS.md): every correct candidate is also run on other sizes of the dynamic
+    # dimensions (batch, sequence, ...). By default only kernels that are right on every shape tried are
+    # chosen; shape_specialised lets a kernel right only for the recipe's shape be chosen, and the inserted
+    # class then runs the original module's code for other shapes.
+    shape_checks: bool = True
+    shape_specialised: bool = False
     # Editor: how long the client may take to answer workspace/applyEdit before the kernel goes
     # into the command's result instead (a client that never answers must not hang the command).
     apply_edit_timeout_s: float = 30.0
@@ -127,6 +133,7 @@ class Settings:
             "model": {k: v for k, v in dataclasses.asdict(self.model).items() if k not in ("idle_unload_s",)},
             "inputs": self.inputs,
             "init_inputs": self.init_inputs,
+            "shape_checks": self.shape_checks,
         }
 
 

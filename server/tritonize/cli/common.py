@@ -69,6 +69,10 @@ def settings_from_args(args: argparse.Namespace) -> tuple[Settings, list[str]]:
         overrides["time_candidates"] = False
     if getattr(args, "insert_slower", False):
         overrides["insert_slower"] = True
+    if getattr(args, "no_shape_checks", False):
+        overrides["shape_checks"] = False
+    if getattr(args, "shape_specialised", False):
+        overrides["shape_specialised"] = True
     model: dict = {}
     for name, key in _MODEL_ARGS:
         value = getattr(args, name, None)

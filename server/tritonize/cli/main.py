@@ -71,6 +71,12 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to verify (default auto)")
     g.add_argument("--timeout-s", dest="timeout_s", type=float, help="per-candidate time limit (default 120)")
     g.add_argument("--no-timing", action="store_true", help="check correctness only, even on a GPU")
+    g.add_argument("--no-shape-checks", dest="no_shape_checks", action="store_true",
+                   help="check candidates on the recipe's shapes only, not on the shape families "
+                        "(other batch and sequence sizes; docs/PROBLEMS.md)")
+    g.add_argument("--shape-specialised", dest="shape_specialised", action="store_true",
+                   help="a kernel right only for the recipe's shapes may be chosen; the inserted class runs "
+                        "the original code for other shapes")
 
 
 def add_environment_options(p: argparse.ArgumentParser, settings: bool = True) -> None:

@@ -48,12 +48,14 @@ class JobOptions:
     allow_tf32: bool = False
     strict: bool = False  # torch compute-op fallbacks are fatal
     time_candidates: bool = True  # time correct candidates (GPU only)
+    shape_checks: bool = True  # run correct candidates on the shape families too (worker/shapes.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobOptions:
         """The one place Settings turn into what crosses to a worker."""
         return cls(seeds=settings.seeds, atol=settings.atol, rtol=settings.rtol, allow_tf32=settings.allow_tf32,
-                   strict=settings.strict, time_candidates=settings.time_candidates)
+                   strict=settings.strict, time_candidates=settings.time_candidates,
+                   shape_checks=settings.shape_checks)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
