@@ -48,6 +48,52 @@ class Timing:
 
 
 @dataclass
+class ShapeTiming:
+    """The candidate and eager PyTorch timed on one shape other than the recipe's (GPU), side by side."""
+
+    shape: str  # the variant's label, e.g. "batch=17"
+    ms: float
+    eager_ms: float | None = None
+
+    @property
+    def speedup_eager(self) -> float | None:
+        return self.eager_ms / self.ms if self.eager_ms and self.ms else None
+
+
+@dataclass
+class ShapeSupport:
+    """Which input shapes a correct candidate was run on besides the recipe's (worker/shapes.py), and how
+    it did: `tried` passed like a seed; `failed` maps a variant to what went wrong there (it raises: the
+    kernel is made for the recipe's shapes; or a wrong result); `skipped` the variants the module itself
+    cannot run (it raises on them, or a dimension's size is fixed by the constructor)."""
+
+    recipe: list[str] = field(default_factory=list)  # the recipe's input shapes, e.g. ["float32[1024, 8192]"]
+    dims: list[str] = field(default_factory=list)  # the dynamic dimensions, e.g. ["batch: x.0", "seq: x.1"]
+    tried: list[str] = field(default_factory=list)  # variants that passed, e.g. ["batch=1", "batch=17"]
+    failed: dict[str, str] = field(default_factory=dict)  # variant -> one line ("raises ValueError: ...")
+    skipped: list[str] = field(default_factory=list)  # "batch=2048 (the module raises)", ...
+    declared: bool = False  # the dims come from the problem's get_dynamic_dims()
+    timings: list[ShapeTiming] = field(default_factory=list)
+
+    @property
+    def all_ok(self) -> bool:
+        """Right on every shape tried (vacuously, when there were none to try)."""
+        return not self.failed
+
+    def describe(self) -> str:
+        """One line for reports, hover and diagnostics."""
+        recipe = ", ".join(self.recipe) or "the recipe's shapes"
+        if self.failed:
+            first, why = next(iter(self.failed.items()))
+            more = f" and {len(self.failed) - 1} more" if len(self.failed) > 1 else ""
+            return f"only the recipe's shapes {recipe} ({first}: {why}{more})"
+        if not self.tried:
+            return f"only the recipe's shapes were tried ({recipe}): no other shape could be run" if self.skipped \
+                else f"only the recipe's shapes were tried ({recipe}): no dynamic dimension"
+        return f"all {len(self.tried) + 1} shapes tried ({', '.join(self.tried)} and the recipe's)"
+
+
+@dataclass
 class Finding:
     """A static or runtime observation about a candidate (recorded; `fatal` ones reject it)."""
 
@@ -76,6 +122,12 @@ class CandidateResult:
     private_apis: bool = False  # uses torch._inductor or similar private runtime APIs
     seconds: float = 0.0  # wall time of this candidate's verification
     phases: dict[str, float] = field(default_factory=dict)  # load, first_forward, correctness, baselines, timing
+    shapes: ShapeSupport | None = None  # None: not checked (a failed candidate, or shape_checks off)
+
+    @property
+    def shape_general(self) -> bool:
+        """Right on every shape tried (or shapes were not checked)."""
+        return self.shapes is None or self.shapes.all_ok
 
     @property
     def status(self) -> str:
@@ -179,5 +231,13 @@ def candidate_result_from_dict(data: dict[str, Any]) -> CandidateResult:
     data = dict(data)
     data["timing"] = Timing(**data["timing"]) if data.get("timing") else None
     data["findings"] = [Finding(**f) for f in data.get("findings", [])]
+    shapes = data.get("shapes")
+    if shapes:
+        shapes = dict(shapes)
+        shapes["timings"] = [ShapeTiming(**t) for t in shapes.get("timings", [])]
+        known_shapes = {f.name for f in dataclasses.fields(ShapeSupport)}
+        data["shapes"] = ShapeSupport(**{k: v for k, v in shapes.items() if k in known_shapes})
+    else:
+        data["shapes"] = None
     known = {f.name for f in dataclasses.fields(CandidateResult)}
     return CandidateResult(**{k: v for k, v in data.items() if k in known})

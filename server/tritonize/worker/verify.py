@@ -29,9 +29,9 @@ from typing import Any
 
 import torch
 
-from ..report import CandidateResult, Finding, Timing, Tolerance
+from ..report import CandidateResult, Finding, ShapeSupport, ShapeTiming, Timing, Tolerance
 from ..wire.messages import ProbeJob, ProbeResult, VerifyJob
-from . import disguise, static
+from . import disguise, shapes, static
 from .candidate_module import CandidateModule
 from .checks import aliases, first_mutated, launches, poison
 from .compare import Stats, compare, output_dtype, set_precision, tolerance
@@ -55,6 +55,7 @@ from .timing import baselines, bench, compile_baseline
 from .trees import clone_tree, describe, nbytes, tensors
 
 FRESH_SEED_OFFSET = 1000  # re-check after suspicious timings uses seeds nobody saw before
+SHAPE_SEED_OFFSET = 500  # the shape families' inputs: fresh draws, seeds of their own
 KEEP_BYTES = 2 << 30  # inputs + reference outputs of later seeds kept for the repeat calls
 SUSPICIOUS_SPEEDUP = 10.0
 
@@ -75,6 +76,7 @@ def probe(job: ProbeJob, ctx: JobContext) -> ProbeResult:
     if not any(True for _ in tensors(out)):
         raise RecipeError(f"{type(model).__name__}.forward returned {describe(out)}; expected tensors")
     dtype = output_dtype(out)
+    shapes.declared_dims(loaded.module, inputs)  # a malformed get_dynamic_dims() is the problem's error
     return ProbeResult(dtype=dtype, input_shapes=[describe(x) for x in inputs],
                        output_shapes=[describe(t) for _, t in tensors(out)], tolerance=tolerance(dtype, job.options),
                        output_bytes=nbytes(out))
@@ -143,6 +145,8 @@ class Verification:
     kernels_launched: int = 0
     stats: Stats | None = None  # over all seeds, once they all passed
     timing: Timing | None = None
+    shapes: ShapeSupport | None = None  # the shape families (check_shapes), once the seeds passed
+    shape_inputs: tuple[str, list] | None = None  # a variant that passed, and its inputs: timed too
     # seconds per phase, for benchmarks: load (static + import), first_forward (includes JIT),
     # correctness (the other seeds), stress, repeats, baselines, timing
     phases: dict[str, float] = field(default_factory=dict)
@@ -153,12 +157,14 @@ class Verification:
 
     def result(self, failure: Verdict | None = None) -> CandidateResult:
         stats = failure.stats if failure is not None and failure.stats is not None else self.stats
-        return self.job.candidate.result(
+        result = self.job.candidate.result(
             passed=failure is None, kind=failure.kind if failure else None, message=failure.message if failure else "",
             drop_in=self.drop_in, max_abs_err=stats.max_abs_err if stats else None,
             rel_err=stats.rel_err if stats else None, worst_index=stats.worst_index if stats else None,
             seeds=self.seeds_passed, kernels_launched=self.kernels_launched, timing=self.timing,
             findings=list(self.findings), phases={k: float(v) for k, v in self.phases.items()})
+        result.shapes = self.shapes if failure is None else None
+        return result
 
     def finish(self, failure: Verdict | None) -> Verdict | None:
         """Drop everything the candidate made, under the guard (runner.finish). The failure's traceback
@@ -168,6 +174,7 @@ class Verification:
 
         def drop() -> None:
             self.runs.clear()
+            self.shape_inputs = None
             if failure is not None:
                 failure.__traceback__ = failure.__context__ = failure.__cause__ = None
 
@@ -197,6 +204,10 @@ class Verification:
         if not self.runs:
             return
         self.exercise()
+        if opts.shape_checks:
+            mark = time.monotonic()
+            self.check_shapes()
+            self.phases["shapes"] = time.monotonic() - mark
         if ctx.device.type == "cuda" and opts.time_candidates:
             mark = time.monotonic()
             self.measure(self.runs[0])
@@ -270,6 +281,102 @@ class Verification:
         mark = time.monotonic()
         repeat_calls(self.runner, self.runs, self.tol, REPEAT_CALLS)
         self.phases["repeats"] = time.monotonic() - mark
+
+    def shape_plan(self) -> shapes.ShapePlan:
+        """The problem's shape plan (worker/shapes.py), made once per problem in this worker: which
+        dimensions vary, and the variants the module itself accepts (checked on the meta device)."""
+        assert self.loaded is not None and self.first_init is not None
+        key = hashlib.sha256(f"{self.job.source}|{self.job.class_name}".encode()).hexdigest()
+        plan = _PLANS.get(key)
+        if plan is None:
+            loaded, dev, init = self.loaded, self.ctx.device, self.first_init
+
+            def on_device(inputs: list) -> str | None:  # only for modules that cannot run on meta
+                try:
+                    model = build_reference(loaded, copy.deepcopy(init), BASE_SEED, dev)
+                    run_reference(model, inputs, dev)
+                except RecipeError as e:
+                    return str(e).split(" raised ", 1)[-1]
+                return None
+
+            self.ctx.stage("planning the shape families")
+            plan = _PLANS[key] = shapes.plan(loaded.model_cls, init, self.runs[0].inputs, loaded.module, on_device)
+        return plan
+
+    def check_shapes(self) -> None:
+        """The candidate on the shape families: other sizes of the dynamic dimensions, fresh inputs, the
+        candidate first, then the reference (as for seeds). A variant where the candidate raises, launches
+        no kernel or gives a wrong result is recorded (the kernel is made for the recipe's shapes: it is
+        chosen only when shape_specialised allows); a crash, a cheat or a modified input fails it."""
+        assert self.tol is not None and self.loaded is not None
+        ctx, dev, first = self.ctx, self.ctx.device, self.runs[0]
+        plan = self.shape_plan()
+        support = self.shapes = ShapeSupport(recipe=[describe(x) for x in first.inputs],
+                                             dims=[g.describe() for g in plan.groups], skipped=list(plan.skipped),
+                                             declared=plan.declared)
+        reference, seal = first.reference, self.runner.seals[0]
+        assert reference is not None
+        kept_bytes = -1
+        for k, variant in enumerate(plan.variants):
+            label, seed = variant.label, first.seed + SHAPE_SEED_OFFSET + k
+            ctx.stage(f"building inputs at {label}")
+            _init, fresh = recipe(self.loaded, seed, dev)
+            inputs = shapes.variant_inputs(fresh, variant, torch.Generator().manual_seed(seed))
+            del fresh
+            ref_in = clone_tree(inputs)
+            ctx.stage(f"ModelNew.forward at {label}")
+            poison(dev, 4 * nbytes(inputs))
+            before = launches()
+            out, given, failure = self.runner.forward(first.candidate, inputs)
+            launched = launches() - before
+            if failure is not None and failure.kind in ("crash", "cheat", "timeout"):
+                raise Verdict(failure.kind, f"at {label} (other input sizes): {failure.message}",
+                              recycle=failure.recycle)
+            ctx.stage(f"reference forward at {label}")
+            poison(dev, 4 * nbytes(inputs))
+            try:
+                ref_out = run_reference(reference, ref_in, dev)
+            except RecipeError as e:
+                support.skipped.append(f"{label} (the module raises: {str(e).split(' raised ', 1)[-1]})")
+                continue
+            finally:
+                seal.renew()
+            why = self.shape_failure(out, given, failure, launched, ref_out, ref_in, inputs, label)
+            del out, given, ref_out, ref_in
+            self.runner.release()
+            if why:
+                support.failed[label] = why
+                continue
+            support.tried.append(label)
+            size = nbytes(inputs)
+            if size > kept_bytes and size <= KEEP_BYTES:  # the largest variant that passed is timed too
+                self.shape_inputs, kept_bytes = (label, inputs), size
+        if support.failed:
+            self.findings.append(Finding(rule="shapes", message=support.describe(), fatal=False, line=None))
+
+    def shape_failure(self, out: Any, given: Any, failure: Verdict | None, launched: int, ref_out: Any, ref_in: Any,
+                      pristine: list, label: str) -> str | None:
+        """Why the candidate does not support this variant (None: it does). Raises the Verdict of a cheat."""
+        if failure is not None:
+            return f"raises: {failure.message}"
+        alias = aliases(out, ref_out)
+        if alias:
+            raise Verdict("cheat", f"at {label}: {alias} shares memory with the reference's output")
+        if aliases(out, given) and not aliases(ref_out, ref_in):
+            raise Verdict("cheat", f"at {label}: an output shares memory with an input (the reference returns "
+                          "new tensors)")
+        mutated = first_mutated(pristine, given)
+        if mutated and first_mutated(pristine, ref_in) is None:
+            raise Verdict("cheat", f"at {label}: ModelNew.forward modified {mutated} (the reference leaves its "
+                          "inputs unchanged)")
+        if launched == 0:
+            return "no Triton kernel launched at this size (the candidate falls back to something else)"
+        assert self.tol is not None
+        try:
+            compare(out, ref_out, self.tol)
+        except Verdict as v:
+            return f"wrong result: {v.message}"
+        return None
 
     def check_seed(self, seed: int, init_seed: int) -> tuple[SeedRun, Seal]:
         """One seed: inputs from `seed` (drawn per job), both models constructed under `init_seed` (fixed:
@@ -376,6 +483,7 @@ class Verification:
                 self.runner.seals[0].renew()  # the reference may update its own buffers (BatchNorm statistics)
             measured = self.runner.call(lambda: _timed(candidate, inputs, dev), "ModelNew.forward (timing)",
                                         record=False)
+            other = self.time_other_shape(reference, candidate, dev)
         if compiled is None and shared is not None and not shared.get("pending"):
             compiled = _COMPILED[key] = {"compile_ms": shared.get("compile_ms"),
                                          "compile_error": shared.get("compile_error")}
@@ -389,6 +497,8 @@ class Verification:
         compiled = compiled or {}
         self.timing = Timing(ms=measured.ms, eager_ms=eager_ms, compile_ms=compiled.get("compile_ms"),
                              runs=measured.runs)
+        if other is not None and self.shapes is not None:
+            self.shapes.timings.append(other)
         if compiled.get("compile_error"):
             self.findings.append(Finding(rule="baseline", message=f"torch.compile baseline failed: "
                                          f"{compiled['compile_error']}", fatal=False, line=None))
@@ -412,6 +522,21 @@ class Verification:
             self.runner.release()
 
 
+    def time_other_shape(self, reference: Any, candidate: Any, dev: torch.device) -> ShapeTiming | None:
+        """The candidate and eager at the largest other shape it passed (inside the exclusive section)."""
+        if self.shape_inputs is None:
+            return None
+        label, inputs = self.shape_inputs
+        self.ctx.stage(f"timing at {label}")
+        ref_inputs, own = clone_tree(inputs), clone_tree(inputs)
+        with torch.no_grad():
+            eager_ms = bench(lambda: reference(*ref_inputs), dev).ms
+        self.runner.seals[0].renew()
+        measured = self.runner.call(lambda: _timed(candidate, own, dev), f"ModelNew.forward (timing at {label})",
+                                    record=False)
+        return ShapeTiming(shape=label, ms=measured.ms, eager_ms=eager_ms)
+
+
 def _timed(model: Any, inputs: list, device: torch.device) -> Any:
     with torch.no_grad():
         return bench(lambda: model(*inputs), device)
@@ -432,4 +557,6 @@ def private_state(model: torch.nn.Module) -> dict[str, Any]:
 # Eager medians and torch.compile results per (worker, problem + precision): measured once, reused for
 # every candidate.
 _EAGER: dict[str, float] = {}
+# Shape plans per (worker, problem): which dimensions vary, and the variants the module accepts.
+_PLANS: dict[str, shapes.ShapePlan] = {}
 _COMPILED: dict[str, dict[str, Any]] = {}
