@@ -31,8 +31,18 @@ def result_row(r: CandidateResult, report: Report) -> list[str]:
         _fmt_ms(t.ms if t else None) if report.timed else "not timed",
         _fmt_x(t.speedup_eager if t else None),
         _fmt_x(t.speedup_compile if t else None),
+        shapes_cell(r),
         r.message,
     ]
+
+
+def shapes_cell(r: CandidateResult) -> str:
+    """"all 5" (right on every shape tried), "recipe only", or "-" (not checked)."""
+    if r.shapes is None:
+        return "-"
+    if not r.shapes.all_ok:
+        return "recipe only"
+    return f"all {len(r.shapes.tried) + 1}" if r.shapes.tried else "recipe (no other)"
 
 
 def text_table(headers: list[str], rows: list[list[str]], max_last: int | None = None) -> str:
@@ -66,7 +76,7 @@ def report_text(report: Report) -> str:
         state = f"{g.produced} candidate(s)" if not g.skipped or g.produced else f"skipped: {g.skipped}"
         lines.append(f"generator {g.name}: {state} in {g.seconds:.1f}s")
     lines.append("")
-    headers = ["candidate", "status", "ms", "x eager", "x compile", "message"]
+    headers = ["candidate", "status", "ms", "x eager", "x compile", "shapes", "message"]
     lines.append(text_table(headers, [result_row(r, report) for r in report.results], max_last=90))
     best = report.best_result()
     lines.append("")
@@ -76,8 +86,10 @@ def report_text(report: Report) -> str:
         slower = report.not_faster(float(report.settings.get("min_speedup", 1.0) or 1.0))
         if slower:
             lines.append(f"{slower}: not inserted unless asked for (insert_slower / --insert-slower)")
+        if report.shapes_line():
+            lines.append(report.shapes_line() or "")
     else:
-        lines.append("no candidate passed verification")
+        lines.append(report.specialised_only() or "no candidate passed verification")
     if report.stage_seconds:
         lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_seconds.items()))
     return "\n".join(lines)
@@ -116,17 +128,22 @@ def hover_markdown(report: Report) -> str:
         out.append(f"Problem error ({report.error_kind}): {report.error}")
         return "\n".join(out)
     timed = report.timed
-    out.append("| variant | status | ms | × eager | × torch.compile |")
-    out.append("|---|---|---|---|---|")
+    out.append("| variant | status | ms | × eager | × torch.compile | shapes |")
+    out.append("|---|---|---|---|---|---|")
     for r in report.results:
         t = r.timing
         name = f"**{r.candidate_id}** (chosen)" if r.candidate_id == report.best else r.candidate_id
         status = "pass" if r.passed else r.kind or "fail"
         ms = _fmt_ms(t.ms if t else None) if timed else "not timed (no GPU)"
         out.append(
-            f"| {name} | {status} | {ms} | {_fmt_x(t.speedup_eager if t else None)} | {_fmt_x(t.speedup_compile if t else None)} |"
+            f"| {name} | {status} | {ms} | {_fmt_x(t.speedup_eager if t else None)} | "
+            f"{_fmt_x(t.speedup_compile if t else None)} | {shapes_cell(r)} |"
         )
     out.append("")
+    note = report.shapes_line() or report.specialised_only()
+    if note:
+        out.append(note)
+        out.append("")
     slower = report.not_faster(float(report.settings.get("min_speedup", 1.0) or 1.0))
     if slower:
         out.append(f"**{slower}**: not inserted unless asked for")
@@ -173,7 +190,16 @@ def verdict_text(r: CandidateResult, probe: ProbeResult, device: DeviceInfo, can
         lines.append("  timing: " + ", ".join(parts))
     elif r.passed:
         lines.append("  not timed" + ("" if device.timed else " (no GPU: correctness only, TRITON_INTERPRET=1)"))
+    if r.shapes is not None:
+        lines.append(f"  shapes: {r.shapes.describe()}")
+        if r.shapes.skipped:
+            lines.append(f"  shapes skipped: {'; '.join(r.shapes.skipped)}")
+        for st in r.shapes.timings:
+            x = f" ({st.speedup_eager:.2f}× eager)" if st.speedup_eager else ""
+            lines.append(f"  timing at {st.shape}: {st.ms:.4g} ms{x}")
     for f in r.findings:
+        if f.rule == "shapes":
+            continue  # said above
         where = f" (line {f.line})" if f.line else ""
         lines.append(f"  {'fatal' if f.fatal else 'note'}: {f.rule}: {f.message}{where}")
     return "\n".join(lines)

@@ -123,6 +123,7 @@ class CandidateResult:
     seconds: float = 0.0  # wall time of this candidate's verification
     phases: dict[str, float] = field(default_factory=dict)  # load, first_forward, correctness, baselines, timing
     shapes: ShapeSupport | None = None  # None: not checked (a failed candidate, or shape_checks off)
+    model_text: str = ""  # llm candidates: the model's own words outside the code block
 
     @property
     def shape_general(self) -> bool:
@@ -150,6 +151,26 @@ class GeneratorRun:
 
 
 @dataclass
+class RoundRecord:
+    """One round of a generator's refinement loop (generate/llm.py): its candidates, what the verifier's
+    findings fed into its prompt, and the best correct candidate of all rounds so far."""
+
+    round: int  # 1-based; round 1 is the one-shot prompt
+    generator: str = "llm"
+    candidates: list[str] = field(default_factory=list)  # candidate ids sampled in this round
+    correct: int = 0  # of those, how many passed
+    asked: str = "first"  # first | fix | faster: what this round's prompt asked for
+    feedback: str = ""  # short: what the earlier rounds' verdicts fed into this round's prompt
+    best: str | None = None  # best correct candidate id of rounds 1..this one
+    best_ms: float | None = None
+    best_speedup_eager: float | None = None
+    best_speedup_compile: float | None = None
+    tokens: int = 0  # tokens sampled in this round
+    seconds: float = 0.0  # wall time from its first token to its last verdict
+    stop: str | None = None  # on the last round: why the loop stopped before its rounds were spent
+
+
+@dataclass
 class Report:
     problem_name: str
     key: str = ""  # store key
@@ -174,6 +195,7 @@ class Report:
     error: str | None = None  # the problem itself failed (no candidate could be judged)
     error_kind: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)  # refinement rounds (empty: one-shot)
 
     # ---- queries ------------------------------------------------------------------------------
 
@@ -194,6 +216,34 @@ class Report:
         if speedup is None or speedup >= min_speedup:
             return None
         return f"no faster kernel found (best {speedup:.2f}× eager; needs {min_speedup:g}×)"
+
+    def specialised_only(self) -> str | None:
+        """Why nothing was chosen although candidates passed: each correct kernel is right only for the
+        recipe's shapes (shape_specialised was off). None otherwise."""
+        if self.best is not None:
+            return None
+        spec = [r for r in self.passed() if not r.shape_general]
+        if not spec or len(spec) != len(self.passed()):
+            return None
+        shapes = spec[0].shapes
+        assert shapes is not None
+        return (f"no shape-general kernel: {len(spec)} correct kernel(s) right only for the recipe's shapes "
+                f"(best: {spec[0].candidate_id}, {shapes.describe()}); shape_specialised / --shape-specialised "
+                "chooses one")
+
+    def shapes_line(self) -> str | None:
+        """The chosen kernel's shape support, one line (None when nothing was chosen or shapes were not checked)."""
+        best = self.best_result()
+        if best is None or best.shapes is None:
+            return None
+        s = best.shapes
+        text = f"shapes: {s.describe()}"
+        if not s.all_ok:
+            text += "; other shapes run the original module's code"
+        for t in s.timings:
+            x = f", {t.speedup_eager:.2f}× eager" if t.speedup_eager else ""
+            text += f"; at {t.shape}: {t.ms:.4g} ms{x}"
+        return text
 
     def passed(self) -> list[CandidateResult]:
         return [r for r in self.results if r.passed]
@@ -219,6 +269,8 @@ class Report:
         data["tolerance"] = Tolerance(**data["tolerance"]) if data.get("tolerance") else None
         data["generators"] = [GeneratorRun(**g) for g in data.get("generators", [])]
         data["results"] = [candidate_result_from_dict(r) for r in data.get("results", [])]
+        known_round = {f.name for f in dataclasses.fields(RoundRecord)}
+        data["rounds"] = [RoundRecord(**{k: v for k, v in r.items() if k in known_round}) for r in data.get("rounds", [])]
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -160,6 +160,11 @@ def report_diagnostics(report: Report, name_range: Range, min_speedup: float = 1
         if none_passed and kind == next(iter(by_kind)):
             message += " (no candidate passed)"
         out.append(_diag(rng, severity, kind, message))
+    specialised = report.specialised_only()
+    if specialised:
+        out.append(_diag(rng, lsp.DiagnosticSeverity.Warning, "shape_specialised", specialised))
+    elif report.best is not None and not (report.best_result() or report.results[0]).shape_general:
+        out.append(_diag(rng, lsp.DiagnosticSeverity.Information, "shape_specialised", report.shapes_line() or ""))
     slower = report.not_faster(min_speedup)
     if slower:
         out.append(_diag(rng, lsp.DiagnosticSeverity.Warning, "not_faster",
@@ -230,7 +235,7 @@ def outcome_message(report: Report, min_speedup: float | None = None) -> str:
     best = report.best_result()
     passed = len(report.passed())
     if best is None:
-        return f"no candidate passed ({len(report.results)} tried)"
+        return report.specialised_only() or f"no candidate passed ({len(report.results)} tried)"
     speed = ""
     if report.timed and best.timing and best.timing.speedup_eager:
         speed = f", {best.timing.speedup_eager:.2f}x eager"
