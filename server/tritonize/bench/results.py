@@ -27,7 +27,7 @@ from ..metrics import (
     summarize,
 )
 from ..render import text_table
-from ..report import Report
+from ..report import CandidateResult, Report
 from ..settings import Settings
 from .discover import BenchProblem
 
@@ -107,6 +107,8 @@ def outcome_line(record: ProblemRecord) -> str:
         return f"ERROR {report.error_kind}: {report.error} ({record.wall_seconds:.1f} s)"
     best = report.best_result()
     n_pass, n_all = len(report.passed()), len(report.results)
+    if best is None and n_pass:  # correct only for the recipe's shapes (shape_specialised off)
+        return f"FAIL {n_pass}/{n_all} passed, none on every shape tried ({record.wall_seconds:.1f} s)"
     if best is None:
         why = [f"{k} {len(v)}" for k, v in sorted(report.failures_by_kind().items())]
         why += [f"{g.name} {g.skipped}" for g in report.generators if g.skipped and not g.produced]
@@ -114,7 +116,8 @@ def outcome_line(record: ProblemRecord) -> str:
     speed = ""
     if best.timing:
         speed = f" {_x(best.timing.speedup_eager)} eager, {_x(best.timing.speedup_compile)} compile"
-    return f"PASS {n_pass}/{n_all} best {best.candidate_id}{speed} ({record.wall_seconds:.1f} s)"
+    shapes = "" if best.shapes is None else (", all shapes" if best.shape_general else ", recipe shapes only")
+    return f"PASS {n_pass}/{n_all} best {best.candidate_id}{speed}{shapes} ({record.wall_seconds:.1f} s)"
 
 
 # ---- the report -------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ def collect(records: list[ProblemRecord], generators: list[str], ks: list[int], 
 
 
 def problem_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
-    headers = ["problem", "dtype", "status", "passed", "best", "ms", "eager ms", "compile ms",
+    headers = ["problem", "dtype", "status", "passed", "best", "all shapes", "ms", "eager ms", "compile ms",
                "x eager", "x compile", "gen s", "verify s", "total s"]
     rows = []
     for rec, o in zip(res.records, res.outcomes, strict=True):
@@ -232,6 +235,7 @@ def problem_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
         rows.append([
             rec.problem, rep.dtype or "-", status, f"{len(rep.passed())}/{len(rep.results)}",
             rep.best or (f"{rep.error_kind}" if rep.error else "-"),
+            _all_shapes(best),
             f"{ms:.4f}" if ms is not None else "-",
             f"{rep.eager_ms:.4f}" if rep.eager_ms is not None else "-",
             f"{rep.compile_ms:.4f}" if rep.compile_ms is not None else "-",
@@ -239,6 +243,16 @@ def problem_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
             _s(st.get("generate")), _s(st.get("verify")), _s(st.get("total")),
         ])
     return headers, rows
+
+
+def _all_shapes(best: CandidateResult | None) -> str:
+    """Does the chosen kernel work on every shape tried ("yes (5)"), only the recipe's ("no"), or was it
+    not checked ("-")."""
+    if best is None or best.shapes is None:
+        return "-"
+    if not best.shape_general:
+        return "no"
+    return f"yes ({len(best.shapes.tried) + 1})" if best.shapes.tried else "recipe only (no other)"
 
 
 def quality_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
