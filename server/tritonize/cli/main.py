@@ -75,8 +75,8 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
                    help="check candidates on the recipe's shapes only, not on the shape families "
                         "(other batch and sequence sizes; docs/PROBLEMS.md)")
     g.add_argument("--shape-specialised", dest="shape_specialised", action="store_true",
-                   help="a kernel right only for the recipe's shapes may be chosen; the inserted class runs "
-                        "the original code for other shapes")
+                   help="a kernel right only for the recipe's shapes may be chosen (fixed-size inference; "
+                        "the report says which shapes it supports)")
 
 
 def add_environment_options(p: argparse.ArgumentParser, settings: bool = True) -> None:
