@@ -118,10 +118,11 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--json", action="store_true", help="print the numbers as JSON too")
+    ap.add_argument("--no-shape-checks", action="store_true", help="skip the shape families (their cost)")
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    settings = Settings(device=args.device, seeds=args.seeds, timeout_s=120.0)
+    settings = Settings(device=args.device, seeds=args.seeds, timeout_s=120.0, shape_checks=not args.no_shape_checks)
     pool = WorkerPool(settings)
     pool.start()
     info = pool.device_info()
@@ -161,6 +162,7 @@ def main() -> int:
               ("other seeds (correctness)", stats.get("phase_correctness_s", 0.0)),
               ("stress input families", stats.get("phase_stress_s", 0.0)),
               ("repeat calls", stats.get("phase_repeats_s", 0.0)),
+              ("shape families", stats.get("phase_shapes_s", 0.0)),
               ("eager + torch.compile baselines (verify worker)", stats.get("phase_baselines_s", 0.0)),
               ("baselines beside (generation worker)", stats.get("baselines_measured_s", 0.0)),
               ("candidate timing", stats.get("phase_timing_s", 0.0) - stats.get("phase_baselines_s", 0.0))]
