@@ -51,11 +51,13 @@ from .inputs import (
 )
 from .runner import CandidateRunner, SeedRun
 from .seal import Seal
-from .timing import baselines, bench, compile_baseline
+from .timing import REP_MS, WARMUP_MS, baselines, bench, compile_baseline
 from .trees import clone_tree, describe, nbytes, tensors
 
 FRESH_SEED_OFFSET = 1000  # re-check after suspicious timings uses seeds nobody saw before
 SHAPE_SEED_OFFSET = 500  # the shape families' inputs: fresh draws, seeds of their own
+# The other shape is timed on a quarter of the recipe's measuring budget: it informs, it decides nothing.
+OTHER_SHAPE_BENCH = {"warmup_ms": WARMUP_MS / 4, "rep_ms": REP_MS / 4}
 KEEP_BYTES = 2 << 30  # inputs + reference outputs of later seeds kept for the repeat calls
 SUSPICIOUS_SPEEDUP = 10.0
 
@@ -316,7 +318,7 @@ class Verification:
                                              declared=plan.declared)
         reference, seal = first.reference, self.runner.seals[0]
         assert reference is not None
-        kept_bytes = -1
+        kept_bytes, limit = -1, min(KEEP_BYTES, nbytes(first.inputs))
         for k, variant in enumerate(plan.variants):
             label, seed = variant.label, first.seed + SHAPE_SEED_OFFSET + k
             ctx.stage(f"building inputs at {label}")
@@ -349,7 +351,7 @@ class Verification:
                 continue
             support.tried.append(label)
             size = nbytes(inputs)
-            if size > kept_bytes and size <= KEEP_BYTES:  # the largest variant that passed is timed too
+            if kept_bytes < size <= limit:  # the largest variant that passed, no larger than the recipe: timed too
                 self.shape_inputs, kept_bytes = (label, inputs), size
         if support.failed:
             self.findings.append(Finding(rule="shapes", message=support.describe(), fatal=False, line=None))
@@ -528,18 +530,22 @@ class Verification:
             return None
         label, inputs = self.shape_inputs
         self.ctx.stage(f"timing at {label}")
-        ref_inputs, own = clone_tree(inputs), clone_tree(inputs)
-        with torch.no_grad():
-            eager_ms = bench(lambda: reference(*ref_inputs), dev).ms
-        self.runner.seals[0].renew()
-        measured = self.runner.call(lambda: _timed(candidate, own, dev), f"ModelNew.forward (timing at {label})",
-                                    record=False)
+        key = hashlib.sha256(f"{self.job.source}|{self.job.class_name}|{self.job.options.allow_tf32}|{label}".encode())
+        eager_ms = _EAGER.get(key.hexdigest())
+        if eager_ms is None:  # once per problem and variant in this worker, like the recipe's eager time
+            ref_inputs = clone_tree(inputs)
+            with torch.no_grad():
+                eager_ms = _EAGER[key.hexdigest()] = bench(lambda: reference(*ref_inputs), dev, **OTHER_SHAPE_BENCH).ms
+            self.runner.seals[0].renew()
+        own = clone_tree(inputs)
+        measured = self.runner.call(lambda: _timed(candidate, own, dev, **OTHER_SHAPE_BENCH),
+                                    f"ModelNew.forward (timing at {label})", record=False)
         return ShapeTiming(shape=label, ms=measured.ms, eager_ms=eager_ms)
 
 
-def _timed(model: Any, inputs: list, device: torch.device) -> Any:
+def _timed(model: Any, inputs: list, device: torch.device, **budget: Any) -> Any:
     with torch.no_grad():
-        return bench(lambda: model(*inputs), device)
+        return bench(lambda: model(*inputs), device, **budget)
 
 
 def private_state(model: torch.nn.Module) -> dict[str, Any]:
