@@ -32,10 +32,10 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from . import import_block
+from . import dispatch, import_block
 from .positions import Range, TextIndex, split_lines, str_index_from_bytes
 from .problem import ModuleClass, Problem, list_modules
-from .report import Report
+from .report import CandidateResult, Report
 
 BEGIN = "# >>> tritonize: {name} (generated; re-running replaces this block)"
 # With the hash of the original class's text, so a later change of that class shows (`stale_blocks`).
@@ -208,6 +208,24 @@ def removal_edit(text: str, generated: str) -> TextEdit | None:
 # ---- public API ----------------------------------------------------------------------------------
 
 
+def inserted_code(problem: Problem, best: CandidateResult, *, sibling: bool = False) -> str:
+    """The module text that goes into the file for `best`: its code, or, for a kernel made for the
+    recipe's shapes alone (chosen with shape_specialised), its code with a class that runs the kernels
+    for those shapes and the original module on the same weights for any other (dispatch.py). A
+    candidate that is not drop-in (its state_dict is not the original's) cannot share the weights: it
+    goes in as it is."""
+    shapes = best.shapes
+    table = dispatch.parse_shapes(shapes.recipe) if shapes is not None and not shapes.all_ok else None
+    if table is None or best.drop_in is not True:
+        return best.code
+    kernels = dispatch.kernels_name(generated_name(problem.name))
+    code = rename_identifiers(best.code, {"ModelNew": kernels}).rstrip("\n") + "\n"
+    if sibling and problem.path:
+        module = os.path.splitext(os.path.basename(problem.path))[0]
+        code = f"from {module} import {problem.name}\n" + code
+    return code + dispatch.wrapper_class(problem.name, table, kernels=kernels)
+
+
 def generated_class_code(problem: Problem, candidate_code: str, *, note: str | None = None) -> str:
     """The block for `candidate_code`, preceded by the imports it needs beyond the problem's own."""
     block = build_block(problem, candidate_code, problem.source, note=note)
@@ -230,7 +248,7 @@ def compute_edits(
         if sibling is None:
             raise ValueError("sibling placement needs the sibling module: pass SiblingFile(path, text)")
         return [_sibling_edit(sibling, problem, report)]
-    return _inline_edits(text, problem, best.code, _provenance(report))
+    return _inline_edits(text, problem, inserted_code(problem, best), _provenance(report))
 
 
 def apply_to_text(text: str, problem: Problem, report: Report) -> str:
@@ -259,7 +277,8 @@ def sibling_text(existing: str | None, problem: Problem, report: Report) -> str:
     if best is None:
         raise ValueError(f"no candidate passed for {problem.name}; nothing to insert")
     base = existing if existing is not None else _sibling_header(problem)
-    text = apply_edits(base, _inline_edits(base, problem, best.code, _provenance(report), anchor=None))
+    text = apply_edits(base, _inline_edits(base, problem, inserted_code(problem, best, sibling=True),
+                                           _provenance(report), anchor=None))
     return import_block.space_after_block(text) if existing is None else text
 
 

@@ -102,9 +102,9 @@ def print_report(report: Report, problem: Problem, out: TextIO) -> None:
         return
     out.write(f"\nchosen: {best.candidate_id}\n")
     try:
-        from ..edit import generated_class_code
+        from ..edit import generated_class_code, inserted_code
 
-        code = generated_class_code(problem, best.code)
+        code = generated_class_code(problem, inserted_code(problem, best))
     except Exception:  # edit.py unavailable or unhappy: show the candidate as it is
         code = best.code
     out.write(code.rstrip() + "\n")

@@ -24,6 +24,7 @@ from ..edit import (
     compute_edits,
     generated_class_code,
     generated_name,
+    inserted_code,
     problem_anchor,
     reanchored,
     relocate,
@@ -274,7 +275,7 @@ async def convert_and_apply(ls: TritonizeServer, uri: str, name: str, rerun: boo
     answer: dict = {"applied": False, "outcome": outcome.message}
     best = outcome.report.best_result() if outcome.report else None
     if best is not None and outcome.problem is not None:
-        answer["kernel"] = generated_class_code(outcome.problem, best.code)
+        answer["kernel"] = generated_class_code(outcome.problem, inserted_code(outcome.problem, best))
     for attempt in range(APPLY_ATTEMPTS):
         prepared = await prepare_edit(ls, outcome, uri)
         if prepared is None:
