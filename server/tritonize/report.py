@@ -238,8 +238,9 @@ class Report:
             return None
         s = best.shapes
         text = f"shapes: {s.describe()}"
-        if not s.all_ok:
-            text += "; other shapes run the original module's code"
+        if not s.all_ok:  # chosen with shape_specialised: edit.inserted_code dispatches (drop-in kernels only)
+            text += ("; the inserted class runs the original module's code for other shapes" if best.drop_in
+                     else "; not drop-in, so the inserted class runs these kernels on every shape")
         for t in s.timings:
             x = f", {t.speedup_eager:.2f}× eager" if t.speedup_eager else ""
             text += f"; at {t.shape}: {t.ms:.4g} ms{x}"
