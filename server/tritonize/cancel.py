@@ -67,6 +67,9 @@ class ProgressEvent:
     # Stage "text": `message` is the next piece of model sample number `sample` as it is written
     # (the REPL shows it); consumers that do not show model text ignore the stage.
     sample: int | None = None
+    # A refinement loop's round (1-based) and how many it may take; the message says "round 2/4 · ...".
+    round: int | None = None
+    rounds: int | None = None
 
     def percentage(self) -> int | None:
         return int(100 * self.done / self.total) if self.total else None

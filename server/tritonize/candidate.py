@@ -20,6 +20,9 @@ class Candidate:
     origin: str  # llm:<model> | inductor:<mode> | template:<pattern>
     candidate_id: str = ""  # unique within one conversion; set by the pipeline when empty
     notes: list[str] = field(default_factory=list)  # e.g. "uses private torch APIs"
+    # A model's own words outside the code block (llm candidates). Kept for the report, never sent to a
+    # worker: the pipeline copies it into the candidate's CandidateResult.model_text.
+    prose: str = ""
 
     def to_dict(self) -> dict:
         return {"code": self.code, "origin": self.origin, "candidate_id": self.candidate_id, "notes": list(self.notes)}
@@ -81,11 +84,34 @@ def parse_failure(candidate: Candidate) -> str | None:
 
 
 def parse_model_output(text: str, origin: str, *, problem_name: str | None = None, candidate_id: str = "") -> Candidate:
-    """One model sample → one Candidate (usable code, or the raw text with a `parse:` note)."""
+    """One model sample → one Candidate (usable code, or the raw text with a `parse:` note). The words
+    outside the code go to `prose`."""
     code, notes, error = extract_code(text, problem_name=problem_name)
     if error is not None:
         return Candidate(code=text, origin=origin, candidate_id=candidate_id, notes=[PARSE_PREFIX + error])
-    return Candidate(code=code, origin=origin, candidate_id=candidate_id, notes=notes)
+    return Candidate(code=code, origin=origin, candidate_id=candidate_id, notes=notes, prose=model_prose(text))
+
+
+MAX_PROSE = 4000  # characters of a model's explanation kept in the report
+
+
+def model_prose(text: str) -> str:
+    """A model's own words around its code: everything outside fenced code blocks, or, for unfenced
+    output, the lines before the first line of code. Empty when the answer is code alone."""
+    fences = list(_FENCE.finditer(text))
+    if fences:
+        parts, pos = [], 0
+        for i in range(0, len(fences), 2):
+            parts.append(text[pos:fences[i].start()])
+            pos = fences[i + 1].end() if i + 1 < len(fences) else len(text)
+        parts.append(text[pos:])
+        words = "\n".join(p.strip() for p in parts if p.strip())
+    else:
+        lines = text.splitlines()
+        start = next((i for i, line in enumerate(lines) if re.match(r"(import |from \S+ import |@|def |class )", line)),
+                     len(lines))
+        words = "\n".join(lines[:start]).strip()
+    return words if len(words) <= MAX_PROSE else words[: MAX_PROSE - 1] + "…"
 
 
 def extract_code(text: str, *, problem_name: str | None = None) -> tuple[str, list[str], str | None]:

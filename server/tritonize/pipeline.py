@@ -23,7 +23,7 @@ from .candidate import Candidate
 from .generate import GenerateContext, GeneratorSkipped, get_generator
 from .generate.host_client import ModelHost
 from .problem import Problem, ProblemError
-from .report import CandidateResult, GeneratorRun, Report
+from .report import CandidateResult, GeneratorRun, Report, RoundRecord
 from .settings import Settings
 from .store import Store
 from .verify.pool import DeviceInfo, ProbeResult, WorkerPool, WorkerStartError
@@ -224,13 +224,16 @@ def _convert(
             done, tot = verified[0], total[0]
         progress(ProgressEvent("verify", f"verifying {done}/{tot}", done, tot))
 
-    def submit(cands: list[Candidate]) -> None:
+    def submit(cands: list[Candidate]) -> list[Future[CandidateResult]]:
+        futures = []
         for cand in cands:
-            fut = verifier.submit(cand)
+            fut = _with_prose(verifier.submit(cand), cand)
             with collected.lock:
                 collected.futures.append((cand, fut))
                 total[0] += 1
             fut.add_done_callback(on_done)
+            futures.append(fut)
+        return futures
 
     def on_text(seq: int, delta: str) -> None:
         progress(ProgressEvent("text", delta, sample=seq))
@@ -242,11 +245,21 @@ def _convert(
     errors: list[BaseException] = []
     used_ids: set[str] = set()
     ids_lock = threading.Lock()
+    rounds: list[RoundRecord] = []
 
     def run_generator(name: str) -> None:
         run = GeneratorRun(name=name)
         runs.append(run)
         t0 = time.monotonic()
+
+        def emit(cands: list[Candidate]) -> list[Future[CandidateResult]]:
+            """A generator hands candidates over as they come (the llm one, sample by sample)."""
+            with ids_lock:
+                for c in cands:
+                    c.candidate_id = _unique_id(c.candidate_id or c.origin, used_ids)
+                run.produced += len(cands)
+            return submit(cands)
+
         ctx = GenerateContext(
             settings=settings,
             pool=pool,
@@ -255,16 +268,14 @@ def _convert(
             progress=lambda msg, d=0, t=0: progress(ProgressEvent("generate", f"{name}: {msg}", d, t)),
             model_host=model_host,
             on_text=on_text,
+            emit=emit,
+            on_round=rounds.append,
         )
         try:
             cands = get_generator(name).generate(problem, ctx)
-            with ids_lock:
-                for c in cands:
-                    c.candidate_id = _unique_id(c.candidate_id or c.origin, used_ids)
-            run.produced = len(cands)
-            if not cands:
+            emit(cands)
+            if not run.produced:
                 run.skipped = run.skipped or "produced no candidates"
-            submit(cands)
         except GeneratorSkipped as why:
             run.skipped = str(why)
         except Cancelled:
@@ -282,6 +293,7 @@ def _convert(
         t.join()
     report.stage_seconds["generate"] = time.monotonic() - gen_started
     report.generators = sorted(runs, key=lambda r: settings.generators.index(r.name))
+    report.rounds = rounds
     cancel.raise_if_cancelled()
 
     verify_started = time.monotonic()
@@ -304,7 +316,7 @@ def _convert(
             report.eager_ms = r.timing.eager_ms
             report.compile_ms = r.timing.compile_ms
             break
-    best = select_best(results)
+    best = select_best(results, shape_specialised=settings.shape_specialised)
     report.best = best.candidate_id if best else None
     report.stage_seconds["total"] = time.monotonic() - started
     if store is not None:
@@ -314,9 +326,11 @@ def _convert(
     return report
 
 
-def select_best(results: list[CandidateResult]) -> CandidateResult | None:
-    """Fastest correct candidate; ties (or no timings) broken by fewer kernels, then shorter code."""
-    passed = [r for r in results if r.passed]
+def select_best(results: list[CandidateResult], shape_specialised: bool = False) -> CandidateResult | None:
+    """Fastest correct candidate; ties (or no timings) broken by fewer kernels, then shorter code. Only
+    candidates right on every shape tried qualify, unless `shape_specialised` (settings) lets a kernel
+    made for the recipe's shapes alone be chosen."""
+    passed = [r for r in results if r.passed and (shape_specialised or r.shape_general)]
     if not passed:
         return None
 
@@ -325,6 +339,21 @@ def select_best(results: list[CandidateResult]) -> CandidateResult | None:
         return (ms, r.kernels_launched or 0, len(r.code))
 
     return min(passed, key=rank)
+
+
+def _with_prose(fut: Future[CandidateResult], cand: Candidate) -> Future[CandidateResult]:
+    """The verdict with the model's own words (candidate.prose) in it; they never go to a worker."""
+    if not cand.prose:
+        return fut
+    out: Future[CandidateResult] = Future()
+
+    def copy(done: Future[CandidateResult]) -> None:
+        result = done.result()
+        result.model_text = cand.prose
+        out.set_result(result)
+
+    fut.add_done_callback(copy)
+    return out
 
 
 def _unique_id(base: str, used: set[str]) -> str:

@@ -78,6 +78,8 @@ def report_text(report: Report) -> str:
     lines.append("")
     headers = ["candidate", "status", "ms", "x eager", "x compile", "shapes", "message"]
     lines.append(text_table(headers, [result_row(r, report) for r in report.results], max_last=90))
+    if report.rounds:
+        lines += ["", rounds_text(report)]
     best = report.best_result()
     lines.append("")
     if best:
@@ -93,6 +95,22 @@ def report_text(report: Report) -> str:
     if report.stage_seconds:
         lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_seconds.items()))
     return "\n".join(lines)
+
+
+def rounds_text(report: Report) -> str:
+    """The refinement loop, one row per round: what it asked for, what it got, and the best so far."""
+    rows = []
+    for r in report.rounds:
+        best = r.best or "-"
+        rows.append([str(r.round), r.asked, f"{r.correct}/{len(r.candidates)}", best,
+                     _fmt_x(r.best_speedup_eager), _fmt_x(r.best_speedup_compile), str(r.tokens), f"{r.seconds:.1f}",
+                     r.feedback or "-"])
+    title = f"refinement: {len(report.rounds)} round(s)"
+    last = report.rounds[-1]
+    if last.stop:
+        title += f", stopped after round {last.round}: {last.stop}"
+    headers = ["round", "asked", "correct", "best so far", "x eager", "x compile", "tokens", "s", "fed back"]
+    return title + "\n" + text_table(headers, rows, max_last=70)
 
 
 # The layers people ask about first, in the order a candidate meets them (the rest follow by name).

@@ -26,6 +26,7 @@ class ModelSettings:
     api_key_env: str = "OPENAI_API_KEY"
     endpoint: str = "completions"  # completions | chat
     prompt: str | None = None  # path to a prompt template overriding the built-in one
+    refine_prompt: str | None = None  # path to a template for refinement rounds 2.. ({problem}, {feedback})
     chat_template: bool = False  # wrap the prompt in the tokenizer's chat template
     temperature: float = 1.0  # KernelLLM's reported evaluation settings
     top_p: float = 0.97
@@ -63,10 +64,18 @@ class Settings:
     autotune_budget_s: float = 120.0
     # Shape families (docs/PROBLEMS.md): every correct candidate is also run on other sizes of the dynamic
     # dimensions (batch, sequence, ...). By default only kernels that are right on every shape tried are
-    # chosen; shape_specialised lets a kernel right only for the recipe's shape be chosen, and the inserted
-    # class then runs the original module's code for other shapes.
+    # chosen; shape_specialised lets a kernel right only for the recipe's shapes be chosen, and the inserted
+    # class then runs the original module's code, on the same weights, for other shapes (dispatch.py).
     shape_checks: bool = True
     shape_specialised: bool = False
+    # Refinement rounds of the llm generator (docs/LLM.md): after each round of n samples the verifier's
+    # findings (errors with their lines, mismatches, fallbacks, times) go into the next prompt. 1: one-shot.
+    # The loop stops early once the best correct kernel reaches target_speedup × torch.compile (× eager
+    # when compile is not timed), after refine_budget_s wall seconds or refine_tokens sampled tokens.
+    rounds: int = 1
+    target_speedup: float | None = None
+    refine_budget_s: float | None = None
+    refine_tokens: int | None = None
     # Editor: how long the client may take to answer workspace/applyEdit before the kernel goes
     # into the command's result instead (a client that never answers must not hang the command).
     apply_edit_timeout_s: float = 30.0
@@ -130,10 +139,14 @@ class Settings:
             "rtol": self.rtol,
             "allow_tf32": self.allow_tf32,
             "strict": self.strict,
-            "model": {k: v for k, v in dataclasses.asdict(self.model).items() if k not in ("idle_unload_s",)},
+            "model": {k: v for k, v in dataclasses.asdict(self.model).items()
+                      if k not in ("idle_unload_s",) and (k != "refine_prompt" or self.rounds > 1)},
             "inputs": self.inputs,
             "init_inputs": self.init_inputs,
             "shape_checks": self.shape_checks,
+            # only with refinement, so one-shot reports keep their keys
+            **({"rounds": self.rounds, "target_speedup": self.target_speedup, "refine_budget_s": self.refine_budget_s,
+                "refine_tokens": self.refine_tokens} if self.rounds > 1 else {}),
         }
 
 
@@ -206,7 +219,7 @@ def _convert(full: str, value: Any, type_text: Any, current: Any) -> tuple[bool,
         return False, None, f"expected true or false, got {value!r}"
     if t.startswith("int"):
         if isinstance(value, int) and not isinstance(value, bool):
-            if full in ("n", "seeds") and value < 1:
+            if full in ("n", "seeds", "rounds", "refine_tokens") and value < 1:
                 return False, None, f"must be at least 1, got {value}"
             return True, value, ""
         return False, None, f"expected an integer, got {value!r}"
@@ -214,6 +227,8 @@ def _convert(full: str, value: Any, type_text: Any, current: Any) -> tuple[bool,
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if value < 0:
                 return False, None, f"must not be negative, got {value}"
+            if full in ("target_speedup", "refine_budget_s") and value <= 0:
+                return False, None, f"must be positive, got {value}"
             return True, float(value), ""
         return False, None, f"expected a number, got {value!r}"
     if t.startswith("str"):

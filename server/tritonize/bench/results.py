@@ -21,7 +21,9 @@ from ..metrics import (
     Goal,
     ProblemOutcome,
     Summary,
+    fast_p,
     goals,
+    mean_pass_at_k,
     outcome_from_report,
     stage_stats,
     summarize,
@@ -136,6 +138,46 @@ def _s(v: float | None) -> str:
 
 
 @dataclass
+class RoundSummary:
+    """Where the refinement loop stood after round `round`, over the problems it ran on (issue 18).
+
+    Round 1 is the one-shot prompt. `solved` and fast_p count the best correct kernel of rounds 1..r (a
+    problem whose loop stopped early keeps its best); `samples` is the mean number of samples per
+    problem spent by then, so one-shot and the loop are compared at their real budgets. pass@k is
+    over round r's own samples: does the feedback make a sample more likely to be correct?"""
+
+    round: int
+    problems: int
+    samples: float  # mean samples per problem, rounds 1..r
+    solved: int  # problems with a correct kernel after rounds 1..r
+    fast_p: dict[str, float | None]  # threshold → share (best so far over eager)
+    fast_p_compile: dict[str, float | None]  # ... over torch.compile
+    pass_at_k: dict[str, float | None]  # k → mean pass@k of this round's samples (problems that ran it)
+
+
+def round_summaries(records: list[ProblemRecord], ks: list[int], ps: list[float]) -> list[RoundSummary]:
+    """One RoundSummary per round of the problems' refinement loops; [] when no loop ran (one-shot)."""
+    looped = [r.report.rounds for r in records if r.report.rounds]
+    if not looped:
+        return []
+    out = []
+    for number in range(1, max(rs[-1].round for rs in looped) + 1):
+        upto = [[x for x in rs if x.round <= number] for rs in looped]
+        last = [u[-1] if u else None for u in upto]
+        eager = [(bool(x and x.best), x.best_speedup_eager if x else None) for x in last]
+        compile_ = [(bool(x and x.best), x.best_speedup_compile if x else None) for x in last]
+        this_round = [(len(x.candidates), x.correct) for rs in looped for x in rs if x.round == number]
+        out.append(RoundSummary(
+            round=number, problems=len(looped),
+            samples=sum(len(x.candidates) for u in upto for x in u) / len(looped),
+            solved=sum(1 for ok, _ in eager if ok),
+            fast_p={f"{p:g}": fast_p(eager, p) for p in ps},
+            fast_p_compile={f"{p:g}": fast_p(compile_, p) for p in ps},
+            pass_at_k={str(k): mean_pass_at_k(this_round, k) for k in ks}))
+    return out
+
+
+@dataclass
 class BenchResults:
     """Everything a run measured: the input to every output format."""
 
@@ -152,6 +194,7 @@ class BenchResults:
     failure_kinds: dict[str, int]
     settings: dict[str, Any]
     skipped: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)  # generator → why → problems
+    rounds: list[RoundSummary] = dataclasses.field(default_factory=list)  # the refinement loop, round by round
 
     def to_dict(self) -> dict[str, Any]:
         problems = []
@@ -191,6 +234,7 @@ class BenchResults:
             "goals": [dataclasses.asdict(g) for g in self.goals],
             "failure_kinds": self.failure_kinds,
             "skipped": self.skipped,
+            "rounds": [dataclasses.asdict(r) for r in self.rounds],
             "problems": problems,
         }
 
@@ -218,7 +262,7 @@ def collect(records: list[ProblemRecord], generators: list[str], ks: list[int], 
         records=records, outcomes=outcomes, summaries=summaries, stages=stages,
         goals=goals(summaries[-1], stages), generators=generators, ks=ks, ps=ps, devices=devices,
         timed=any(r.report.timed for r in records), failure_kinds=dict(sorted(kinds.items())),
-        settings=settings.to_dict(), skipped=skipped,
+        settings=settings.to_dict(), skipped=skipped, rounds=round_summaries(records, ks, ps),
     )
 
 
@@ -280,6 +324,25 @@ def speed_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def round_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
+    """One-shot (round 1) against the refinement loop after each later round."""
+    above = [p for p in res.ps if p > 0]
+    headers = ["round", "samples/problem", "solved (fast_0)"] + [f"fast_{p:g}" for p in above]
+    headers += [f"fast_{p:g} vs compile" for p in above] + [f"pass@{k} (this round)" for k in res.ks]
+    rows = []
+    for r in res.rounds:
+        label = f"{r.round} (one-shot)" if r.round == 1 else str(r.round)
+        row = [label, f"{r.samples:.1f}", f"{r.solved}/{r.problems} ({_pct(r.solved / r.problems)})"]
+        row += [_pct(r.fast_p.get(f"{p:g}")) for p in above] + [_pct(r.fast_p_compile.get(f"{p:g}")) for p in above]
+        row += [_pct(r.pass_at_k.get(str(k))) for k in res.ks]
+        rows.append(row)
+    return headers, rows
+
+
+ROUNDS_NOTE = ("refinement rounds (llm): round 1 is the one-shot prompt; solved and fast_p count the best "
+               "kernel so far, at the samples spent so far")
+
+
 def stage_rows(res: BenchResults) -> tuple[list[str], list[list[str]]]:
     headers = ["stage", "mean s", "median s", "max s"]
     rows = [[stage, _s(v["mean"]), _s(v["median"]), _s(v["max"])] for stage, v in res.stages.items()]
@@ -330,6 +393,8 @@ def _header_lines(res: BenchResults) -> list[str]:
 def render_text(res: BenchResults) -> str:
     parts = ["tritonize bench", *_header_lines(res), "", text_table(*problem_rows(res)), "",
              text_table(*quality_rows(res)), "", text_table(*speed_rows(res)), ""]
+    if res.rounds:
+        parts += [ROUNDS_NOTE + ":", text_table(*round_rows(res)), ""]
     if res.stages:
         parts += ["wall time per problem:", text_table(*stage_rows(res)), ""]
     parts += ["goals:", text_table(*goal_rows(res))]
@@ -344,6 +409,8 @@ def render_markdown(res: BenchResults) -> str:
               "kernel the pipeline chose (best of all generators). Geomeans over all problems count a "
               "failure as 1.0x (the reference is kept); fast_p counts correct kernels with speedup > p.", "",
               md_table(*quality_rows(res)), "", md_table(*speed_rows(res)), ""]
+    if res.rounds:
+        parts += ["## Refinement rounds", "", ROUNDS_NOTE + ".", "", md_table(*round_rows(res)), ""]
     parts += ["## Goals", "", md_table(*goal_rows(res)), ""]
     if res.stages:
         parts += ["## Wall time per problem", "", md_table(*stage_rows(res)), ""]

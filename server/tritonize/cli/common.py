@@ -35,10 +35,10 @@ JSON_FORMAT = 1
 
 # argparse destinations that map one-to-one onto a Settings field, and onto a ModelSettings field.
 _SETTING_ARGS = ("n", "seeds", "atol", "rtol", "timeout_s", "device", "cache_dir", "inputs", "init_inputs", "placement",
-                 "worker_python", "min_speedup", "autotune_budget_s")
+                 "worker_python", "min_speedup", "autotune_budget_s", "rounds", "target_speedup", "refine_budget_s")
 _MODEL_ARGS = (("model", "path"), ("model_url", "url"), ("model_name", "name"), ("runtime", "runtime"),
                ("temperature", "temperature"), ("top_p", "top_p"), ("max_new_tokens", "max_new_tokens"),
-               ("seed", "seed"), ("prompt", "prompt"))
+               ("seed", "seed"), ("prompt", "prompt"), ("refine_prompt", "refine_prompt"))
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[Settings, list[str]]:

@@ -59,6 +59,16 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="per sample (default 2048)")
     m.add_argument("--seed", type=int, help="sampling seed")
     m.add_argument("--prompt", help="prompt template file overriding the built-in KernelLLM prompt")
+    r = p.add_argument_group("refinement (the llm generator learns from the verifier; docs/LLM.md)")
+    r.add_argument("--rounds", type=int, metavar="R",
+                   help="rounds of n samples; after each, the verifier's findings go into the next prompt (default 1)")
+    r.add_argument("--target-speedup", dest="target_speedup", type=float, metavar="X",
+                   help="stop once the best correct kernel is X times as fast as torch.compile (eager when compile "
+                        "is not timed)")
+    r.add_argument("--refine-budget-s", dest="refine_budget_s", type=float, metavar="S",
+                   help="wall seconds for all rounds together; the round running then stops")
+    r.add_argument("--refine-prompt", dest="refine_prompt", metavar="FILE",
+                   help="template for rounds 2 and later ({problem} and {feedback} placeholders)")
 
 
 def add_verify_options(p: argparse.ArgumentParser) -> None:
@@ -75,8 +85,8 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
                    help="check candidates on the recipe's shapes only, not on the shape families "
                         "(other batch and sequence sizes; docs/PROBLEMS.md)")
     g.add_argument("--shape-specialised", dest="shape_specialised", action="store_true",
-                   help="a kernel right only for the recipe's shapes may be chosen (fixed-size inference; "
-                        "the report says which shapes it supports)")
+                   help="a kernel right only for the recipe's shapes may be chosen; the inserted class runs "
+                        "the original module's code, on the same weights, for other shapes")
 
 
 def add_environment_options(p: argparse.ArgumentParser, settings: bool = True) -> None:

@@ -15,6 +15,7 @@ a library that prints to stdout cannot corrupt them:
                  {"type": "cancel", "id"}   {"type": "exit"}
   host → server  {"type": "loading", "id", "message"}  {"type": "loaded", "id", "model", "seconds"}
                  {"type": "progress", "id", "tokens", "total"}  {"type": "text", "id", "seq", "delta"}
+                 {"type": "sample", "id", "seq", "text"}  (sample seq is finished: verify it now)
                  {"type": "status", "id", "message"}  (e.g. a one-time compile before sampling)
                  {"type": "done", "id", "texts", "cancelled", "seconds"}
                  {"type": "error", "id", "error", "traceback"}   {"type": "unloaded", "reason"}
@@ -61,6 +62,8 @@ class HostEvents:
 
     on_progress: Callable[[int, int], None] = lambda tokens, total: None
     on_text: Callable[[int, str], None] = lambda seq, delta: None
+    # (sample index, its final text) as soon as one sample is finished, before the others are
+    on_sample: Callable[[int, str], None] = lambda seq, text: None
     on_status: Callable[[str], None] = lambda message: None
     log: list[str] = field(default_factory=list)
 
@@ -225,6 +228,9 @@ class ModelHost:
                 events.on_progress(int(msg["tokens"]), int(msg["total"]))
             elif kind == "text":
                 events.on_text(int(msg["seq"]), msg["delta"])
+            elif kind == "sample":
+                if not cancel.cancelled:
+                    events.on_sample(int(msg["seq"]), msg["text"])
             elif kind in ("loading", "status"):
                 events.on_status(msg["message"])
             elif kind == "loaded":

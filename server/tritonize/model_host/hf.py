@@ -1,6 +1,7 @@
 """transformers runtime (runs in the model host only: it imports torch and transformers).
 
-All n samples come from ONE batched call. Each sequence ends as soon as its code block closes,
+All n samples come from ONE batched call. Each sequence ends as soon as its code block closes and is
+handed over at once (a "sample" event: the server verifies it while the others are still written),
 everything stops when the user cancels, and progress (tokens so far) and the first sequence's text
 are reported as they grow. On a GPU the fast path samples (hf_fast.py: static KV cache, the decode
 step as one CUDA graph, sampling after it with no host sync, the host checking every few tokens) —
@@ -42,10 +43,11 @@ def pick_dtype(name: str, device: str) -> torch.dtype:
 
 
 class BlockWatch(StoppingCriteria):
-    """Per-sequence stop at the end of the code block; all stop on cancel; progress as it goes."""
+    """Per-sequence stop at the end of the code block (or at end of sequence), each finished sequence
+    handed over at once as a "sample" event; all stop on cancel; progress as it goes."""
 
     def __init__(self, tokenizer, prompt_len: int, n: int, total: int, stop: threading.Event,
-                 emit: Emit, backtick_ids: set[int], watch_blocks: bool) -> None:
+                 emit: Emit, backtick_ids: set[int], watch_blocks: bool, eos_ids: set[int] | None = None) -> None:
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
         self.total = total
@@ -53,6 +55,8 @@ class BlockWatch(StoppingCriteria):
         self.emit = emit
         self.backtick_ids = backtick_ids
         self.watch_blocks = watch_blocks
+        self.eos_ids = eos_ids or set()
+        self.handed: set[int] = set()  # samples already sent (kept across a reset: a sample is sent once)
         self.reset(n)  # done, and for the fast path where each done row ends and how much of it was read
         self._last_report = 0.0
         self._streamed = ""
@@ -66,8 +70,12 @@ class BlockWatch(StoppingCriteria):
             if self.done[i]:
                 continue
             self.tokens += 1
-            if self.watch_blocks and token in self.backtick_ids and code_block_closed(self._text(input_ids[i])):
+            if token in self.eos_ids:
                 self.done[i] = True
+                self.hand_over(i, self._text(input_ids[i]))
+            elif self.watch_blocks and token in self.backtick_ids and code_block_closed(text := self._text(input_ids[i])):
+                self.done[i] = True
+                self.hand_over(i, text)
         now = time.monotonic()
         if now - self._last_report >= REPORT_EVERY_S:
             self._last_report = now
@@ -101,6 +109,8 @@ class BlockWatch(StoppingCriteria):
                             self.done[i] = True
                             self.ended_at[i] = k + 1
                             break
+                if self.done[i]:
+                    self.hand_over(i, self.tokenizer.decode(row[: self.ended_at[i]], skip_special_tokens=True))
                 self.seen[i] = len(row)
             total += self.ended_at[i] if self.done[i] else len(row)
         self.tokens = total
@@ -111,6 +121,13 @@ class BlockWatch(StoppingCriteria):
             self._stream(self.tokenizer.decode(rows[0][: self.ended_at[0] if self.done[0] else None],
                                                skip_special_tokens=True))
         return self.stop.is_set() or all(self.done)
+
+    def hand_over(self, i: int, text: str) -> None:
+        """Send sample i, finished, as the request's result will hold it."""
+        if i in self.handed:
+            return
+        self.handed.add(i)
+        self.emit({"type": "sample", "seq": i, "text": cut_after_block(text) if self.watch_blocks else text})
 
     def _stream(self, text: str) -> None:
         if text.startswith(self._streamed) and len(text) > len(self._streamed):
@@ -187,11 +204,14 @@ class HFRuntime:
         prompt_len = ids.shape[1]
         torch.manual_seed(req.seed)
         watch = BlockWatch(self.tokenizer, prompt_len, req.n, req.n * req.max_new_tokens, stop, emit,
-                           self.backtick_ids, req.stop_at_block_end)
+                           self.backtick_ids, req.stop_at_block_end, eos_ids=self._eos_ids())
         rows = self._run(ids, req, prompt_len, watch)
         texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
         if req.stop_at_block_end:
             texts = [cut_after_block(t) for t in texts]
+        if not stop.is_set():  # the samples that ran to the token limit (a cancelled request hands over nothing more)
+            for i, text in enumerate(texts):
+                watch.hand_over(i, text)
         watch.finish(texts[0] if texts else "")
         return texts
 

@@ -5,7 +5,8 @@ seed, seed+1, .... The loop is ours, token by token (`Llama.generate`), rather t
 `create_completion(stream=True)`: that stream yields nothing while the text so far is not valid
 UTF-8 (and re-decodes all of it at every step), so a cancel could go unseen for minutes. Here the
 stop flag and the end of the code block are checked after every token, and text is decoded
-incrementally.
+incrementally. Each sample is handed over (a "sample" event) as soon as it ends, so the server verifies
+it while the next one is written.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ class LlamaCppRuntime:
             if stop.is_set():
                 break
             text = self._sample(prompt, req, req.seed + i, stop, emit, progress, total, stream=i == 0)
+            if stop.is_set():
+                break  # cancelled mid-sample: the half-written sample is not an answer
             texts.append(cut_after_block(text) if req.stop_at_block_end else text)
+            emit({"type": "sample", "seq": i, "text": texts[-1]})
         emit({"type": "progress", "tokens": progress["tokens"], "total": total})
         return texts
 

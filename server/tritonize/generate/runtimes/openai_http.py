@@ -126,7 +126,10 @@ class OpenAIClient:
 
     def generate(self, req: SampleRequest, *, cancel: CancelToken | None = None,
                  on_progress: Callable[[int, int], None] = lambda done, total: None,
-                 on_text: Callable[[int, str], None] = lambda seq, delta: None) -> list[str]:
+                 on_text: Callable[[int, str], None] = lambda seq, delta: None,
+                 on_sample: Callable[[int, str], None] = lambda seq, text: None) -> list[str]:
+        """n samples. `on_sample(seq, text)` hands each one over as soon as it is complete (its code
+        block closed, or the server finished the choice), with the text that the returned list holds."""
         cancel = cancel or CancelToken()
         texts: list[str] = []
         total = req.n * req.max_new_tokens
@@ -136,28 +139,39 @@ class OpenAIClient:
         while len(texts) < req.n and attempts < req.n:
             attempts += 1
             got = self._stream(req, req.n - len(texts), req.seed + len(texts), cancel, tokens, total,
-                               on_progress, on_text, first=not texts)
+                               on_progress, on_text, on_sample, first=len(texts))
             texts.extend(got)
         on_progress(tokens[0], total)
         return texts[: req.n]
 
     def _stream(self, req: SampleRequest, n: int, seed: int, cancel: CancelToken, tokens: list[int], total: int,
-                on_progress, on_text, first: bool) -> list[str]:
+                on_progress, on_text, on_sample, first: int) -> list[str]:
+        """One streamed request for n choices; the first one's sample number is `first`."""
         path = "/chat/completions" if self.endpoint == "chat" else "/completions"
         resp = self._open(path, self._body(req, n, seed), cancel)
         unregister = cancel.on_cancel(resp.close)  # unblocks the read below at once
         pieces: dict[int, str] = {}
+        handed: set[int] = set()
         last_report = 0.0
+
+        def finish(index: int) -> None:
+            if index not in handed and index < n:
+                handed.add(index)
+                text = pieces.get(index, "")
+                on_sample(first + index, cut_after_block(text) if req.stop_at_block_end else text)
+
         try:
-            for choice_index, piece in _events(resp, self.endpoint):
+            for choice_index, piece, finished in _events(resp, self.endpoint):
                 pieces[choice_index] = pieces.get(choice_index, "") + piece
                 tokens[0] += 1
-                if first and choice_index == 0 and piece:
+                if first == 0 and choice_index == 0 and piece:
                     on_text(0, piece)
                 if time.monotonic() - last_report > 0.2:
                     last_report = time.monotonic()
                     on_progress(tokens[0], total)
-                if req.stop_at_block_end and len(pieces) >= n and all(code_block_closed(t) for t in pieces.values()):
+                if finished or (req.stop_at_block_end and code_block_closed(pieces[choice_index])):
+                    finish(choice_index)
+                if req.stop_at_block_end and len(handed) >= n:
                     break  # every answer is complete: no need to wait for the token limit
         except (OSError, ValueError, AttributeError) as e:
             # A closed response raises from inside http.client (ValueError/AttributeError).
@@ -167,6 +181,8 @@ class OpenAIClient:
             unregister()
             resp.close()
         cancel.raise_if_cancelled()
+        for index in sorted(pieces):
+            finish(index)
         texts = [pieces[i] for i in sorted(pieces)]
         return [cut_after_block(t) for t in texts] if req.stop_at_block_end else texts
 
@@ -188,13 +204,14 @@ def retry_after(value: str | None) -> float | None:
 
 
 def _events(resp, endpoint: str):
-    """(choice index, text piece) from a server-sent-event stream, or from a plain JSON answer."""
+    """(choice index, text piece, finished) from a server-sent-event stream, or from a plain JSON answer;
+    `finished` is true on the piece that carries the choice's finish_reason."""
     content_type = resp.headers.get("Content-Type", "")
     if "text/event-stream" not in content_type:  # the server ignored stream=true
         answer = json.loads(resp.read())
         for choice in answer.get("choices", []):
             text = choice.get("message", {}).get("content") if endpoint == "chat" else choice.get("text")
-            yield int(choice.get("index", 0)), text or ""
+            yield int(choice.get("index", 0)), text or "", True
         return
     for raw in resp:
         line = raw.decode(errors="replace").strip()
@@ -214,4 +231,4 @@ def _events(resp, endpoint: str):
                 piece = (choice.get("delta") or {}).get("content") or ""
             else:
                 piece = choice.get("text") or ""
-            yield int(choice.get("index", 0)), piece
+            yield int(choice.get("index", 0)), piece, bool(choice.get("finish_reason"))
