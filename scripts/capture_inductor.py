@@ -7,6 +7,10 @@ and the launch configuration each kernel actually ran with after autotuning. The
 CPU test fixtures under tests/fixtures/inductor/.
 
     python scripts/capture_inductor.py benchmarks/problems examples -o /tmp/capture
+    python scripts/capture_inductor.py benchmarks/problems --dynamic --only 05_silu,22_softmax -o /tmp/capture
+
+`--dynamic` marks the dimensions worker/shapes.py's plan says a user varies (batch, sequence, image size)
+dynamic and writes `<problem>.<mode>-dynamic.json` (the fixtures under tests/fixtures/inductor_dynamic/).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ def main() -> int:
     ap.add_argument("--budget-s", type=float, default=400.0, help="stop starting new captures after this")
     ap.add_argument("--shard", default="0/1", help="i/n: capture every n-th file starting at i")
     ap.add_argument("--only", default="", help="comma-separated substrings: capture only matching files")
+    ap.add_argument("--dynamic", action="store_true", help="mark the shape plan's dimensions dynamic")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -57,22 +62,23 @@ def main() -> int:
                 summary.append({"file": path, "mode": mode, "error": "skipped: time budget"})
                 continue
             name = os.path.splitext(os.path.basename(path))[0]
+            label = f"{mode}-dynamic" if args.dynamic else mode
             t0 = time.monotonic()
             try:
-                rec = capture_file(path, mode)
+                rec = capture_file(path, mode, dynamic=args.dynamic)
             except Exception as exc:  # keep going: one module's failure is a data point
                 rec = {"file": path, "mode": mode, "error": f"{type(exc).__name__}: {exc}",
                        "traceback": traceback.format_exc()[-4000:]}
             rec["capture_s"] = round(time.monotonic() - t0, 2)
-            with open(os.path.join(args.out, f"{name}.{mode}.json"), "w") as f:
+            with open(os.path.join(args.out, f"{name}.{label}.json"), "w") as f:
                 json.dump(rec, f, indent=1)
-            summary.append({"file": path, "mode": mode, "error": rec.get("error"), "kernels": len(rec.get("kernels", [])),
+            summary.append({"file": path, "mode": label, "error": rec.get("error"), "kernels": len(rec.get("kernels", [])),
                             "s": rec["capture_s"]})
-            print(f"{name:40s} {mode:22s} {rec['capture_s']:6.1f}s "
+            print(f"{name:40s} {label:30s} {rec['capture_s']:6.1f}s "
                   f"{'ERROR ' + rec['error'][:80] if rec.get('error') else str(len(rec.get('kernels', []))) + ' kernels'}",
                   flush=True)
-    with open(os.path.join(args.out, f"summary-{index}.json"), "w") as f:
-        json.dump(summary, f, indent=1)  # noqa: this shard only
+    with open(os.path.join(args.out, f"summary-{index}-{os.getpid()}.json"), "w") as f:
+        json.dump(summary, f, indent=1)  # this shard only
     return 0
 
 

@@ -142,7 +142,8 @@ def test_unsupported_constructs_are_named() -> None:
         export(bad)
     with pytest.raises(ExportError, match="graph breaks"):
         export(dict(record, output_code=record["output_code"] * 2))
-    with pytest.raises(ExportError, match="dynamic shapes"):
+    # a size no input gives (a static capture has no dynamic sizes)
+    with pytest.raises(ExportError, match="xnumel of triton_poi_fused_relu_0 is s0, not a size"):
         export(dict(record, output_code=[record["output_code"][0].replace("buf0, 67108864, stream", "buf0, s0, stream")]))
 
 
@@ -297,8 +298,10 @@ class _RecordedCaptures:
         self.stem, self.calls = stem, []
 
     def call(self, func: str, payload: dict, *, timeout=None, cancel=None) -> dict:
-        self.calls.append((func, payload["mode"]))
-        path = os.path.join(os.path.dirname(FIXTURES[0]), f"{self.stem}.{payload['mode']}.json")
+        dynamic = bool(payload.get("dynamic"))
+        self.calls.append((func, payload["mode"] + ("-dynamic" if dynamic else "")))
+        folder = os.path.dirname(FIXTURES[0]) + ("_dynamic" if dynamic else "")
+        path = os.path.join(folder, f"{self.stem}.{payload['mode']}{'-dynamic' if dynamic else ''}.json")
         return _load(path) if os.path.exists(path) else {"error": f"no capture for mode {payload['mode']}"}
 
 
@@ -332,14 +335,25 @@ def test_generator_exports_each_mode_and_records_failures() -> None:
     problem = extract(record["problem_source"], "Model")
     pool = _RecordedCaptures("28_linear_bias_gelu")
     cands = InductorGenerator().generate(problem, _context(pool, "cuda"))
+    # the static default, the shape-general default (tests/fixtures/inductor_dynamic) and max-autotune
+    origins = ["inductor:default", "inductor:default-dynamic", "inductor:max-autotune-triton"]
+    assert [c.origin for c in cands] == origins and [c.candidate_id for c in cands] == origins
+    assert pool.calls == [(CAPTURE_ENTRY, "default"), (CAPTURE_ENTRY, "default-dynamic"),
+                          (CAPTURE_ENTRY, "max-autotune-triton")]
+    assert "dynamic shapes" in cands[1].code and any("s77 (batch) may be any size" in n for n in cands[1].notes)
+    # shape-specialised kernels allowed (fixed-size inference): no dynamic capture
+    fixed = _RecordedCaptures("28_linear_bias_gelu")
+    ctx = _context(fixed, "cuda")
+    ctx.settings = ctx.settings.copy(shape_specialised=True)
+    cands = InductorGenerator().generate(problem, ctx)
     assert [c.origin for c in cands] == ["inductor:default", "inductor:max-autotune-triton"]
-    assert [c.candidate_id for c in cands] == ["inductor:default", "inductor:max-autotune-triton"]
-    assert pool.calls == [(CAPTURE_ENTRY, "default"), (CAPTURE_ENTRY, "max-autotune-triton")]
-    # relu's default export is all Triton (no library call to replace): max-autotune is not run at all
+    # relu's default export is all Triton (no library call to replace): max-autotune is not run at all;
+    # no dynamic capture of relu is recorded here, so its failure is a note on the static candidate
     relu_pool = _RecordedCaptures("01_relu")
     cands = InductorGenerator().generate(problem, _context(relu_pool, "cuda"))
     assert [c.origin for c in cands] == ["inductor:default"]
-    assert relu_pool.calls == [(CAPTURE_ENTRY, "default")]
+    assert relu_pool.calls == [(CAPTURE_ENTRY, "default"), (CAPTURE_ENTRY, "default-dynamic")]
+    assert any(n.startswith("inductor mode not exported — default-dynamic: capture failed") for n in cands[0].notes)
     # default has no Triton kernel (only a library matmul): max-autotune-triton still runs and is exported
     mm_pool = _RecordedCaptures("30_matmul")
     mm = extract(_load(os.path.join(os.path.dirname(FIXTURES[0]), "30_matmul.default.json"))["problem_source"], "Model")

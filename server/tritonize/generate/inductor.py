@@ -6,7 +6,11 @@ worker/inductor_capture.py, `capture_for_export`);
 this process turns the record into a candidate module with generate/inductor_export.py, which is
 text work only. A mode whose output the exporter cannot reproduce gives no candidate; the reason
 goes to the other modes' candidate notes, or into GeneratorSkipped when no mode succeeds.
-See docs/INDUCTOR.md.
+
+`default` is captured twice: for the recipe's shapes (`inductor:default`, kernels specialised to them)
+and with the dimensions a user varies marked dynamic (`inductor:default-dynamic`, kernels that take
+those sizes as arguments; worker/shapes.py says which). Verification runs both on the shape family and
+selection prefers the shape-general one unless the specialised one may be chosen. See docs/INDUCTOR.md.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 
 from ..candidate import Candidate
 from ..problem import Problem
+from ..settings import Settings
 from ..verify.pool import WorkerCallError
 from . import GenerateContext, GeneratorSkipped
 from .inductor_export import ExportError, export
@@ -23,6 +28,10 @@ CAPTURE_ENTRY = "inductor.capture"  # the worker entry point (worker/main.py: EN
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
 MODES = ("default", "max-autotune-triton")
+# Modes also captured with dynamic shapes. Not max-autotune-triton: a second autotuning run of every
+# GEMM/conv template would double its minutes (its dynamic capture works: scripts/capture_inductor.py
+# --dynamic --modes max-autotune-triton, tests/fixtures/inductor_dynamic/28_*).
+DYNAMIC_MODES = ("default",)
 DEFAULT_CAPTURE_TIMEOUT_S = 300.0  # max-autotune gets settings.autotune_budget_s instead
 
 
@@ -35,37 +44,51 @@ class InductorGenerator:
                                    "(no GPU here)")
         candidates: list[Candidate] = []
         failures: list[str] = []
-        for i, mode in enumerate(MODES):
+        captures = _captures(ctx.settings)
+        for i, (mode, dynamic) in enumerate(captures):
             ctx.cancel.raise_if_cancelled()
-            if mode != "default" and candidates and not _uses_library_calls(candidates[0]):
+            static_default = next((c for c in candidates if c.origin == "inductor:default"), None)
+            if mode != "default" and static_default is not None and not _uses_library_calls(static_default):
                 # The default export is already all-Triton (no cuBLAS/cuDNN call to replace): max-autotune
                 # would only re-tune the same kernels at several times the compile time.
                 continue
-            ctx.progress(f"torch.compile mode={mode}", i, len(MODES))
+            label = f"{mode}-dynamic" if dynamic else mode
+            ctx.progress(f"torch.compile mode={mode}" + (" (dynamic shapes)" if dynamic else ""), i, len(captures))
             budget = DEFAULT_CAPTURE_TIMEOUT_S if mode == "default" else float(ctx.settings.autotune_budget_s)
             started = time.monotonic()
+            payload = {"source": problem.source, "mode": mode, **({"dynamic": True} if dynamic else {})}
             try:
-                record = ctx.pool.call(CAPTURE_ENTRY, {"source": problem.source, "mode": mode},
-                                       timeout=budget, cancel=ctx.cancel)
+                record = ctx.pool.call(CAPTURE_ENTRY, payload, timeout=budget, cancel=ctx.cancel)
                 result = export(record)
             except WorkerCallError as why:  # torch.compile itself failed on this module, or ran out of time
                 if mode != "default" and "timed out" in str(why):
-                    failures.append(f"{mode}: stopped after its time budget of {budget:g} s "
+                    failures.append(f"{label}: stopped after its time budget of {budget:g} s "
                                     f"(autotune_budget_s; it had run {time.monotonic() - started:.0f} s)")
                 else:
-                    failures.append(f"{mode}: torch.compile failed: {str(why).splitlines()[0][:300]}")
+                    failures.append(f"{label}: torch.compile failed: {str(why).splitlines()[0][:300]}")
                 continue
             except ExportError as why:
-                failures.append(f"{mode}: {why}")
+                failures.append(f"{label}: {why}")
                 continue
-            candidates.append(Candidate(code=result.code, origin=f"inductor:{mode}", candidate_id=f"inductor:{mode}",
+            candidates.append(Candidate(code=result.code, origin=f"inductor:{label}", candidate_id=f"inductor:{label}",
                                         notes=list(result.notes)))
-        ctx.progress(f"{len(candidates)} exported", len(MODES), len(MODES))
+        ctx.progress(f"{len(candidates)} exported", len(captures), len(captures))
         if not candidates:
             raise GeneratorSkipped("inductor: nothing exportable — " + "; ".join(failures))
         for cand in candidates:
             cand.notes += [f"inductor mode not exported — {f}" for f in failures]
         return candidates
+
+
+def _captures(settings: Settings) -> list[tuple[str, bool]]:
+    """(mode, dynamic) in the order they are captured. The dynamic capture is left out when the user
+    allows shape-specialised kernels (fixed-size inference: the recipe's shapes are the ones that run)."""
+    out: list[tuple[str, bool]] = []
+    for mode in MODES:
+        out.append((mode, False))
+        if mode in DYNAMIC_MODES and not getattr(settings, "shape_specialised", False):
+            out.append((mode, True))
+    return out
 
 
 def _uses_library_calls(candidate: Candidate) -> bool:

@@ -63,12 +63,13 @@ HELPER_NAMES = {
 }
 # `libdevice.<name>` with an exact public tl equivalent (sqrt: libdevice's is IEEE-rounded, so sqrt_rn).
 LIBDEVICE_TL = {
-    "exp": "tl.exp", "exp2": "tl.exp2", "log": "tl.log", "log2": "tl.log2", "sqrt": "tl.sqrt_rn",
+    "exp": "tl.exp", "exp2": "tl.exp2", "log": "tl.log", "log2": "tl.log2",
     "rsqrt": "tl.rsqrt", "erf": "tl.erf", "abs": "tl.abs", "floor": "tl.floor", "ceil": "tl.ceil",
     "fma": "tl.fma", "sin": "tl.sin", "cos": "tl.cos",
 }
 # `libdevice.<name>` without one: a helper of ours (inductor_helpers.py).
-LIBDEVICE_HELPERS = {"tanh": "tanh", "expm1": "expm1", "log1p": "log1p", "isnan": "isnan", "isinf": "isinf"}
+LIBDEVICE_HELPERS = {"tanh": "tanh", "expm1": "expm1", "log1p": "log1p", "isnan": "isnan", "isinf": "isinf",
+                     "sqrt": "sqrt"}
 
 # ---- inductor_helpers.py: the helper code copied into candidates ---------------------------------
 
@@ -86,9 +87,12 @@ class Helper:
 class HelperFile:
     kernel_helpers: dict[str, Helper]  # emitted into a candidate only when one of its kernels uses them
     forward_helpers: str  # emitted into every candidate: expect_input, same_strides, reinterpret
+    forward_on_demand: dict[str, str]  # emitted when forward calls them (dynamic sizes): input_sizes, ...
 
 
 HELPER_FILE = "inductor_helpers.py"  # next to this module; read as text, never imported (it imports triton)
+# Forward helpers every candidate gets; the file's other undecorated functions come only where forward calls them.
+FORWARD_ALWAYS = ("expect_input", "same_strides", "reinterpret")
 
 
 @functools.cache
@@ -103,10 +107,13 @@ def parse_helper_file(source: str) -> HelperFile:
     public_jit = {f.name for f in functions if f.decorator_list and not f.name.startswith("_")}
     kernel_helpers: dict[str, Helper] = {}
     forward: list[str] = []
+    on_demand: dict[str, str] = {}
     pending: list[ast.FunctionDef] = []  # private jit functions waiting for the public one they serve
     for fn in functions:
-        if not fn.decorator_list:
+        if not fn.decorator_list and fn.name in FORWARD_ALWAYS:
             forward.append(_segment(lines, fn))
+        elif not fn.decorator_list:
+            on_demand[fn.name] = _segment(lines, fn)
         elif fn.name.startswith("_"):
             pending.append(fn)
         else:
@@ -117,7 +124,7 @@ def parse_helper_file(source: str) -> HelperFile:
             kernel_helpers[fn.name] = Helper("\n\n\n".join(_segment(lines, f) for f in unit), calls)
     if pending:
         raise ValueError(f"{HELPER_FILE}: private helper {pending[0].name} is not followed by the helper it serves")
-    return HelperFile(kernel_helpers, "\n\n\n".join(forward))
+    return HelperFile(kernel_helpers, "\n\n\n".join(forward), on_demand)
 
 
 def _segment(lines: list[str], fn: ast.FunctionDef) -> str:
@@ -175,11 +182,40 @@ def export(record: dict[str, Any]) -> ExportResult:
     model = _model_parts(record["problem_source"])
     notes: list[str] = []
     body = _translate_call(call_fn, kernels, record, model, notes)
-    code = _assemble(record, model, kernels, body)
+    shapes = accepted_shapes(record, model.forward_params)
+    code = _assemble(record, model, kernels, body, shapes)
     ast.parse(code)  # the exporter's own output must parse
-    notes.append(f"exported from torch.compile (Inductor, mode={record.get('mode', 'default')}); "
-                 f"kernels specialised to input shapes {record.get('input_shapes')}")
+    if record.get("dynamic"):
+        notes.append(f"exported from torch.compile (Inductor, mode={record.get('mode', 'default')}, dynamic shapes); "
+                     f"accepts {shapes}")
+    else:
+        notes.append(f"exported from torch.compile (Inductor, mode={record.get('mode', 'default')}); "
+                     f"kernels specialised to input shapes {record.get('input_shapes')}")
     return ExportResult(code=code, notes=notes)
+
+
+def accepted_shapes(record: dict[str, Any], forward_params: list[str]) -> str:
+    """Which input shapes an export accepts, in words: the captured shapes only, or (dynamic shapes) each
+    input's shape with the sizes it takes as arguments named: "x (s0, 4096) where s0 (batch) is any size"."""
+    dyn = record.get("dynamic")
+    if not dyn:
+        return f"only inputs of shape {record.get('input_shapes')} (the shapes it was captured for)"
+    shapes = []
+    for ph in record.get("placeholders", []):
+        m = re.fullmatch(r"L\['(\w+)'\]", str(ph.get("source") or ""))
+        if m and m.group(1) in forward_params and "shape" in ph:
+            shapes.append(f"{m.group(1)} ({', '.join(ph.get('sym_shape') or [str(n) for n in ph['shape']])})")
+    groups: dict[str, list[str]] = {}
+    for k in dyn.get("kept", []):
+        groups.setdefault(k["group"], [])
+        if k["symbol"] not in groups[k["group"]]:
+            groups[k["group"]].append(k["symbol"])
+    named = ", ".join(f"{'/'.join(syms)} ({group})" for group, syms in groups.items())
+    text = f"{'; '.join(shapes)} where {named} may be any size; every other size, the ranks and dtypes are fixed"
+    specialised = sorted({f"{k['group']}" for k in dyn.get("specialised", [])} - set(groups))
+    if specialised:
+        text += f" ({', '.join(specialised)} asked for but specialised by torch.compile)"
+    return text
 
 
 def _parse_wrapper(wrapper: str, tree: ast.Module) -> tuple[list[tuple[str, str, str]], ast.FunctionDef]:
@@ -445,14 +481,54 @@ class _Translator:
         self.checked: set[str] = set()
         self.device: str | None = None
         self.launched = 0
+        # dynamic shapes: sizes the kernels take as arguments, read from the inputs in forward
+        self.symint_args: dict[str, dict[str, Any]] = {}  # call() arg name → its graph input (a size)
+        self.sizes: set[str] = set()  # size names bound in forward (s0, ks0, xnumel expressions ...)
+        self.size_tuples: set[str] = set()  # names holding an input's sizes or strides
+        self.renamed: dict[str, str] = {}  # triton_poi_fused_relu_0_xnumel → xnumel (used by the next launch)
+        self.assigned: set[str] = set()  # every name call() assigns
+        dyn = record.get("dynamic") or {}
+        self.symbol_sources = {name: info.get("sources") or [] for name, info in dyn.get("symbols", {}).items()}
+        self.symbol_groups = {k["symbol"]: k["group"] for k in dyn.get("kept", []) if k.get("symbol")}
+        guards = [(text, _guard_check(text)) for text in dyn.get("guards", [])]
+        self.guards = [g for _, g in guards if g is not None and not g.lower_bound]
+        self.unchecked_guards = [text for text, g in guards if g is None]
+        # `s0 >= 16`: a choice Inductor made at the captured size (a layout, a split), not a limit of the
+        # code (the graph's own limits come from the module, whose other sizes the shape plan checked);
+        # not enforced, so smaller sizes run, and verification runs them against the reference.
+        self.lower_bounds = [g.text for _, g in guards if g is not None and g.lower_bound]
 
     # statements
     def run(self, fn: ast.FunctionDef) -> list[str]:
+        self.assigned = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) for t in n.targets
+                         if isinstance(t, ast.Name)}
         for stmt in self._flatten(fn.body):
             self.statement(stmt)
+            self.check_guards()
         if not self.launched:
             raise ExportError("unsupported: call() launches no Triton kernel")
+        left = [g.text for g in self.guards] + self.unchecked_guards
+        if left:
+            self.notes.append("Inductor guards on the sizes not checked in forward: " + "; ".join(left))
+        if self.lower_bounds:
+            self.notes.append("Inductor's choices for the captured sizes, not enforced (verification runs other "
+                              "sizes): " + "; ".join(self.lower_bounds))
         return self.out
+
+    def check_guards(self) -> None:
+        """Inductor's guards on the dynamic sizes (32-bit indexing, sizes it tied), as soon as their
+        sizes are known: at another size the kernels would compute something else."""
+        for g in self.guards:  # a size call() never reads (dynamo tied it to another): read it for the guard
+            missing = g.names - self.sizes
+            if missing and self.sizes and all(m not in self.assigned and self._readable(m) for m in missing):
+                for m in sorted(missing):
+                    self.out.append(f"{m} = {self._size_source({'source': self.symbol_sources[m][0], 'node': m})}")
+                    self.sizes.add(m)
+        ready = [g for g in self.guards if g.names <= self.sizes]
+        for g in ready:
+            sizes = ", ".join(f"{n}={n}" for n in sorted(g.names))
+            self.out.append(f"expect_sizes({g.python}, {g.text!r}, {sizes})")
+        self.guards = [g for g in self.guards if g not in ready]
 
     def _flatten(self, body: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -487,6 +563,9 @@ class _Translator:
             raise ExportError(f"unsupported: call() takes {len(names)} inputs but the graph has {len(placeholders)}")
         used: set[str] = set(self.model.forward_params) | {"self", "device", "torch", "triton", "tl", "nn"}
         for arg, ph in zip(names, placeholders, strict=True):
+            if "symint" in ph:  # a dynamic size dynamo passes as its own argument
+                self.symint_args[arg] = ph
+                continue
             expr, local = _input_expression(ph, self.model)
             if local in self.inputs.values() or (local in used and local not in self.model.forward_params):
                 local = _unique(local + "_", set(self.inputs.values()) | used)
@@ -512,7 +591,9 @@ class _Translator:
         func = ast.unparse(value.func) if isinstance(value, ast.Call) else ""
         if func == "get_raw_stream":
             return
-        if func == "empty_strided_cuda":
+        if self.size_assignment(name, value):
+            return
+        if func in ("empty_strided_cuda", "empty_strided_cpu"):
             size, stride, dtype = (ast.unparse(a) for a in value.args)  # type: ignore[union-attr]
             self.out.append(f"{name} = torch.empty_strided({size}, {stride}, device={self.device_expr()}, dtype={dtype})")
         elif func.startswith("extern_kernels."):
@@ -521,6 +602,55 @@ class _Translator:
             self.out.append(f"{name} = {self.expression(value)}")
         else:
             raise ExportError(f"unsupported assignment in call(): {name} = {ast.unparse(value)[:80]}")
+
+    def size_assignment(self, name: str, value: ast.expr) -> bool:
+        """Dynamic sizes: `s0 = arg0_1` (a size argument), `arg1_1_size = arg1_1.size()`, `s1 = arg1_1_size[2]`,
+        `ps0 = 64*s0*s1`, `xnumel = 8*s0` become sizes read from the inputs and arithmetic on them."""
+        if isinstance(value, ast.Name) and value.id in self.symint_args:
+            group = self.symbol_groups.get(name)
+            self.out.append(f"{name} = {self._size_source(self.symint_args[value.id])}"
+                            + (f"  # {group}: any size" if group else ""))
+        elif (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and not value.args
+              and value.func.attr in ("size", "stride") and isinstance(value.func.value, ast.Name)
+              and value.func.value.id in self.inputs):
+            arg = value.func.value.id
+            local = self.inputs[arg]
+            helper = "input_sizes" if value.func.attr == "size" else "input_strides"
+            self.out.append(f"{name} = {helper}({self.input_sources[local]}, {len(self.placeholders[arg]['shape'])})")
+            self.size_tuples.add(name)
+            return True
+        elif (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name) and value.value.id in self.size_tuples
+              and isinstance(value.slice, ast.Constant) and isinstance(value.slice.value, int)):
+            group = self.symbol_groups.get(name)
+            self.out.append(f"{name} = {value.value.id}[{value.slice.value}]" + (f"  # {group}: any size" if group else ""))
+        elif _is_size_expression(value, self.sizes):
+            short = next((name[len(k) + 1:] for k in self.kernels if name.startswith(k + "_")), None)
+            if short and short.isidentifier() and short not in self.assigned and short not in self.model.forward_params:
+                self.renamed[name] = short
+                self.sizes.add(short)
+            self.out.append(f"{self.renamed.get(name, name)} = {self.expression(value)}")
+        else:
+            return False
+        self.sizes.add(name)
+        return True
+
+    def _readable(self, symbol: str) -> bool:
+        sources = self.symbol_sources.get(symbol) or []
+        try:
+            return bool(sources) and bool(self._size_source({"source": sources[0], "node": symbol}))
+        except ExportError:
+            return False
+
+    def _size_source(self, ph: dict[str, Any]) -> str:
+        """A size argument's dynamo source (`L['x'].size()[0]`) → how forward reads it (`input_sizes(x, 2)[0]`)."""
+        source = str(ph.get("source") or "")
+        m = re.fullmatch(r"(.+)\.(size|stride)\(\)\[(\d+)\]", source)
+        tensor = next((a for a, p in self.placeholders.items() if m and p.get("source") == m.group(1)), None)
+        if m is None or tensor is None:
+            raise ExportError(f"unsupported: dynamic size {ph.get('node')} read from {source or 'an unknown source'}")
+        helper = "input_sizes" if m.group(2) == "size" else "input_strides"
+        local = self.inputs[tensor]
+        return f"{helper}({self.input_sources[local]}, {len(self.placeholders[tensor]['shape'])})[{m.group(3)}]"
 
     def returns(self, value: ast.expr | None) -> None:
         elts = list(value.elts) if isinstance(value, ast.Tuple) else ([value] if value is not None else [])
@@ -546,7 +676,8 @@ class _Translator:
         if target in self.inputs:
             local = self.inputs[target]
             dtype = f"torch.{self.placeholders[target].get('dtype', 'float32')}"
-            self.out.append(f"{local} = expect_input({self.input_sources[local]}, {size}, {stride}, {dtype})")
+            dynamic = f", dynamic={size!r}" if not _is_constant(call.args[1]) else ""
+            self.out.append(f"{local} = expect_input({self.input_sources[local]}, {size}, {stride}, {dtype}{dynamic})")
             self.checked.add(target)
             if self.device is None:
                 self.device = "device" if "device" not in self.model.forward_params else "inputs_device"
@@ -566,7 +697,7 @@ class _Translator:
             args = args[: len(args) - len(extra)] if extra else args
             if len(grid_args) != 3:
                 raise ExportError(f"unsupported: template kernel {kernel.inductor_name} without a fixed grid")
-            grid = _fixed_grid(grid_args)
+            grid = self._fixed_grid(grid_args, call.args[len(call.args) - 3:])
         else:
             grid = self.grid(kernel, dict(zip(kernel.params, args, strict=False)))
         if len(args) != len(kernel.params):
@@ -587,32 +718,46 @@ class _Translator:
             raise ExportError(f"unsupported: grid type {kernel.grid_type or '?'} of kernel {kernel.inductor_name}")
         dims: list[str] = []
         for axis in axes:
-            numel = bound.get(f"{axis}numel")
-            if numel is None or not re.fullmatch(r"\d+", numel):
-                raise ExportError(f"unsupported: {axis}numel of {kernel.inductor_name} is not a constant "
-                                  "(dynamic shapes)")
+            numel = self._numel(kernel, bound, axis)
             block = kernel.config["kwargs"].get(f"{axis.upper()}BLOCK")
-            programs = -(-int(numel) // int(block)) if block else int(numel)
-            if axis != "x" and programs > _MAX_GRID_YZ:
-                raise ExportError(f"unsupported: {programs} programs on grid axis {axis} of {kernel.inductor_name}")
+            if re.fullmatch(r"\d+", numel):
+                programs = -(-int(numel) // int(block)) if block else int(numel)
+                if axis != "x" and programs > _MAX_GRID_YZ:
+                    raise ExportError(f"unsupported: {programs} programs on grid axis {axis} of {kernel.inductor_name}")
             dims.append(f"triton.cdiv({numel}, {block})" if block and block != 1 else numel)
         return f"({', '.join(dims)},)"
+
+    def _numel(self, kernel: Kernel, bound: dict[str, str], axis: str) -> str:
+        """A kernel's x/y/z numel as launched: a number, or (dynamic shapes) a size computed in forward."""
+        numel = bound.get(f"{axis}numel")
+        if numel is None:
+            raise ExportError(f"unsupported: no {axis}numel argument to {kernel.inductor_name}")
+        if not re.fullmatch(r"\d+", numel) and not _is_size_expression(ast.parse(numel, mode="eval").body, self.sizes):
+            raise ExportError(f"unsupported: {axis}numel of {kernel.inductor_name} is {numel}, not a size")
+        return numel
 
     def _grid_yz_overflow(self, kernel: Kernel, bound: dict[str, str]) -> str:
         """Inductor's 2-D grid whose y axis spills into z past 65535 programs (the kernel folds
         program_id(2) back into y): with the captured sizes, three numbers."""
         sizes = []
-        for axis in ("x", "y"):
-            numel = bound.get(f"{axis}numel")
-            if numel is None or not re.fullmatch(r"\d+", numel):
-                raise ExportError(f"unsupported: {axis}numel of {kernel.inductor_name} is not a constant "
-                                  "(dynamic shapes)")
-            block = int(kernel.config["kwargs"].get(f"{axis.upper()}BLOCK") or 1)
+        numels = [self._numel(kernel, bound, axis) for axis in ("x", "y")]
+        blocks = [int(kernel.config["kwargs"].get(f"{axis.upper()}BLOCK") or 1) for axis in ("x", "y")]
+        if not all(re.fullmatch(r"\d+", n) for n in numels):  # dynamic: the same arithmetic, in forward
+            programs = [n if b == 1 else f"triton.cdiv({n}, {b})" for n, b in zip(numels, blocks, strict=True)]
+            return f"grid_yz_overflow({programs[0]}, {programs[1]})"
+        for numel, block in zip(numels, blocks, strict=True):
             sizes.append(-(-int(numel) // block))
         x, y_raw = sizes
         y_div = -(-y_raw // _MAX_GRID_YZ)
         y = 0 if y_div == 0 else -(-y_raw // y_div)
         return f"({x}, {y}, {y_div})"
+
+    def _fixed_grid(self, values: list[str], nodes: list[ast.expr]) -> str:
+        """A template kernel's grid as call() passes it: numbers, or arithmetic on the dynamic sizes."""
+        for v, node in zip(values, nodes, strict=True):
+            if not re.fullmatch(r"\d+", v) and not _is_size_expression(node, self.sizes):
+                raise ExportError(f"unsupported: template grid {values} is neither constant nor arithmetic on sizes")
+        return f"({', '.join(values)})"
 
     def extern(self, op: str, call: ast.Call) -> str:
         """Inductor's library calls (cuBLAS, cuDNN) as the public torch functions they wrap."""
@@ -631,6 +776,8 @@ class _Translator:
         """aten.convolution as the public functional it is: conv{1,2,3}d, or conv_transpose{1,2,3}d when
         `transposed` (same weight layout as the module's; output_padding passed on)."""
         transposed = kw.get("transposed", "False")
+        if len(args) == 3 and "bias" not in kw:  # bias passed by position
+            kw["bias"] = args.pop()
         if len(args) != 2 or transposed not in ("False", "True") or not all(k in kw for k in ("stride", "padding",
                                                                                              "dilation", "groups")):
             raise ExportError("unsupported: extern_kernels.convolution with unexpected arguments")
@@ -656,6 +803,8 @@ class _Translator:
 
         class Rewrite(ast.NodeTransformer):
             def visit_Name(self, n: ast.Name) -> ast.AST:
+                if n.id in translator.renamed:
+                    return ast.copy_location(ast.Name(id=translator.renamed[n.id], ctx=n.ctx), n)
                 if n.id in translator.inputs:
                     return ast.copy_location(ast.Name(id=translator.inputs[n.id], ctx=n.ctx), n)
                 if n.id in ("args", "stream0") or n.id.startswith(("empty_strided", "extern_kernels", "aten")):
@@ -688,11 +837,81 @@ def _is_device_guard(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.cuda._DeviceGuard"
 
 
-def _fixed_grid(values: list[str]) -> str:
-    for v in values:
-        if not re.fullmatch(r"\d+", v):
-            raise ExportError(f"unsupported: template grid {values} is not constant (dynamic shapes)")
-    return f"({', '.join(values)})"
+def _is_constant(node: ast.expr) -> bool:
+    """A literal (tuple of) integer(s): a static size."""
+    return all(isinstance(n, (ast.Constant, ast.Tuple, ast.Load, ast.UnaryOp, ast.USub)) for n in ast.walk(node))
+
+
+_SIZE_CALLS = ("max", "min")
+_SIZE_NODES = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Call, ast.Load, ast.operator, ast.unaryop)
+
+
+def _is_size_expression(node: ast.expr, sizes: set[str]) -> bool:
+    """Integer arithmetic on known sizes (Inductor's printed sympy: +, -, *, //, %, max, min)."""
+    for n in ast.walk(node):
+        if not isinstance(n, _SIZE_NODES):
+            return False
+        if isinstance(n, ast.Name) and n.id not in sizes and n.id not in _SIZE_CALLS:
+            return False
+        if isinstance(n, ast.Call) and (not isinstance(n.func, ast.Name) or n.func.id not in _SIZE_CALLS or n.keywords):
+            return False
+        if isinstance(n, ast.Constant) and (not isinstance(n.value, int) or isinstance(n.value, bool)):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Guard:
+    text: str  # as Inductor/dynamo printed it: "4096*s0 <= 2147483647"
+    python: str  # the same condition in Python
+    names: frozenset[str]
+    lower_bound: bool  # one size at least a number: "s0 >= 16"
+
+
+_SYMPY_CALLS = {"Eq": "==", "Ne": "!=", "Mod": "%", "PythonMod": "%", "FloorDiv": "//"}
+
+
+def _guard_check(text: str) -> _Guard | None:
+    """A guard on sizes as a Python condition, or None when it uses something other than integer
+    arithmetic and comparisons (it is then named in the candidate's notes, not checked)."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_Call(self, n: ast.Call) -> ast.AST:
+            self.generic_visit(n)
+            name = n.func.id if isinstance(n.func, ast.Name) else ""
+            if name in ("Max", "Min"):
+                return ast.Call(func=ast.Name(id=name.lower(), ctx=ast.Load()), args=n.args, keywords=[])
+            if name not in _SYMPY_CALLS or len(n.args) != 2:
+                raise ValueError(name)
+            op = _SYMPY_CALLS[name]
+            if op in ("==", "!="):
+                return ast.Compare(left=n.args[0], ops=[ast.Eq() if op == "==" else ast.NotEq()], comparators=[n.args[1]])
+            return ast.BinOp(left=n.args[0], op=ast.Mod() if op == "%" else ast.FloorDiv(), right=n.args[1])
+
+    try:
+        tree = Rewrite().visit(tree)
+    except ValueError:
+        return None
+    names = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in _SIZE_CALLS)
+    allowed = (*_SIZE_NODES, ast.Compare, ast.cmpop, ast.BoolOp, ast.boolop)
+    if not names or not all(isinstance(n, allowed) for n in ast.walk(tree)):
+        return None
+    return _Guard(text, ast.unparse(tree), names, _is_lower_bound(tree))
+
+
+def _is_lower_bound(tree: ast.expr) -> bool:
+    if not isinstance(tree, ast.Compare) or len(tree.ops) != 1:
+        return False
+    left, op, right = tree.left, tree.ops[0], tree.comparators[0]
+    if isinstance(left, ast.Name) and isinstance(right, ast.Constant):
+        return isinstance(op, (ast.GtE, ast.Gt))
+    if isinstance(left, ast.Constant) and isinstance(right, ast.Name):
+        return isinstance(op, (ast.LtE, ast.Lt))
+    return False
 
 
 _SOURCE_STEP = re.compile(r"\.(?:_modules|_parameters|_buffers)\['([^']+)'\]|\.([A-Za-z_]\w*)")
@@ -813,15 +1032,23 @@ def _translate_call(fn: ast.FunctionDef, kernels: dict[str, Kernel], record: dic
 # ---- the candidate module ------------------------------------------------------------------------
 
 
-def _assemble(record: dict[str, Any], model: _Model, kernels: dict[str, Kernel], body: list[str]) -> str:
+def _assemble(record: dict[str, Any], model: _Model, kernels: dict[str, Kernel], body: list[str],
+              shapes: str) -> str:
     mode = record.get("mode", "default")
     versions = record.get("versions") or {}
+    made = (f"Inductor generated these kernels on {record.get('device', 'a GPU')} (torch {versions.get('torch', '?')}, "
+            f"triton {versions.get('triton', '?')}) for inputs of shape {record.get('input_shapes')}")
+    if record.get("dynamic"):
+        accepts = ("with dynamic shapes: the kernels take the varying sizes as arguments, read from the inputs in\n"
+                   f"forward. Accepts: {shapes} (forward checks them).\n")
+    else:
+        accepts = "; they are\nspecialised to those shapes and dtypes (forward checks them).\n"
     header = (
-        f'"""{model.class_name} as Triton kernels exported from torch.compile (Inductor, mode={mode}).\n\n'
-        f"Inductor generated these kernels on {record.get('device', 'a GPU')} (torch {versions.get('torch', '?')}, "
-        f"triton {versions.get('triton', '?')}) for inputs of shape {record.get('input_shapes')}; they are\n"
-        "specialised to those shapes and dtypes (forward checks them). Block sizes, num_warps and num_stages\n"
-        "are the ones Inductor's autotuner chose; its runtime helpers are rewritten with public Triton below.\n"
+        f'"""{model.class_name} as Triton kernels exported from torch.compile (Inductor, mode={mode}'
+        f'{", dynamic shapes" if record.get("dynamic") else ""}).\n\n'
+        + made + (" " if record.get("dynamic") else "") + accepts +
+        "Block sizes, num_warps and num_stages are the ones Inductor's autotuner chose; its runtime helpers are\n"
+        "rewritten with public Triton below.\n"
         '"""\n'
     )
     imports = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
@@ -835,6 +1062,9 @@ def _assemble(record: dict[str, Any], model: _Model, kernels: dict[str, Kernel],
         parts.append("# ---- Inductor's runtime helpers, in public Triton ----\n\n\n" + helper_text)
     parts.append("# ---- kernels ----\n\n\n" + "\n\n\n".join(k.source for k in kernels.values()))
     parts.append(helper_file().forward_helpers)
+    used = [name for name, text in helper_file().forward_on_demand.items()
+            if any(re.search(rf"\b{name}\(", line) for line in body)]
+    parts += [helper_file().forward_on_demand[name] for name in used]
     parts.append(_model_class_text(model, body))
     return "\n\n\n".join(parts) + "\n"
 

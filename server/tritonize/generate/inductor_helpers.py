@@ -207,6 +207,16 @@ def tanh(x):
 
 
 @triton.jit
+def sqrt(x):
+    """IEEE-rounded square root: tl.sqrt_rn for fp32, tl.sqrt (already exact) for fp64."""
+    if x.dtype == tl.float64:  # a constexpr test: one branch is compiled (no early return: Triton refuses it)
+        y = tl.sqrt(x)
+    else:
+        y = tl.sqrt_rn(x)
+    return y
+
+
+@triton.jit
 def isnan(x):
     return x != x
 
@@ -219,10 +229,12 @@ def isinf(x):
 # ---- called by the exported ModelNew.forward ----
 
 
-def expect_input(t: torch.Tensor, size: tuple, stride: tuple, dtype: torch.dtype) -> torch.Tensor:
-    """The kernels were compiled for this exact shape and dtype and index with these strides."""
+def expect_input(t: torch.Tensor, size: tuple, stride: tuple, dtype: torch.dtype, dynamic: str = "") -> torch.Tensor:
+    """The kernels were compiled for this shape and dtype and index with these strides. `dynamic` is the
+    shape as the kernels see it when some sizes are arguments (read from the inputs): "(s0, 4096)"."""
     if tuple(t.shape) != tuple(size) or t.dtype != dtype:
-        raise ValueError(f"exported for {dtype} of shape {tuple(size)}, got {t.dtype} of shape {tuple(t.shape)}")
+        wanted = f"{dynamic} (s0, s1, ...: any size; here {tuple(size)})" if dynamic else f"{tuple(size)}"
+        raise ValueError(f"exported for {dtype} of shape {wanted}, got {t.dtype} of shape {tuple(t.shape)}")
     if not same_strides(t, stride):
         t = t.contiguous()
     if not same_strides(t, stride):
@@ -238,3 +250,34 @@ def same_strides(t: torch.Tensor, stride: tuple) -> bool:
 def reinterpret(t: torch.Tensor, size: tuple, stride: tuple, offset: int = 0) -> torch.Tensor:
     """A view of t's storage with another size and stride, `offset` elements past t's start (no copy)."""
     return t.as_strided(size, stride, t.storage_offset() + offset)
+
+
+# ---- called by exported forwards whose kernels take sizes as arguments (dynamic shapes), when used ----
+
+
+def input_sizes(t: torch.Tensor, rank: int) -> tuple:
+    """The sizes of an input whose rank is fixed and some of whose sizes the kernels take as arguments."""
+    if t.dim() != rank:
+        raise ValueError(f"exported for a tensor of rank {rank}, got {t.dtype} of shape {tuple(t.shape)}")
+    return tuple(t.shape)
+
+
+def input_strides(t: torch.Tensor, rank: int) -> tuple:
+    """The strides of such an input (kernels that index with strides read from it)."""
+    if t.dim() != rank:
+        raise ValueError(f"exported for a tensor of rank {rank}, got {t.dtype} of shape {tuple(t.shape)}")
+    return tuple(t.stride())
+
+
+def expect_sizes(ok: bool, condition: str, **sizes: int) -> None:
+    """One of Inductor's guards on the dynamic sizes (e.g. 32-bit indexing: 4096*s0 <= 2147483647)."""
+    if not ok:
+        got = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        raise ValueError(f"exported kernels need {condition}, got {got}")
+
+
+def grid_yz_overflow(x_programs: int, y_programs: int) -> tuple:
+    """A 2-D grid whose y axis spills into z past 65535 programs (the kernel folds program_id(2) back into y)."""
+    z = -(-y_programs // 65535)
+    y = 0 if z == 0 else -(-y_programs // z)
+    return (x_programs, y, z)

@@ -56,20 +56,24 @@ def _to_device(obj: Any, device: Any) -> Any:
     return obj
 
 
-def capture_file(path: str, mode: str) -> dict[str, Any]:
+def capture_file(path: str, mode: str, dynamic: bool = False) -> dict[str, Any]:
     with open(path) as f:
         source = f.read()
-    rec = capture_source(source, mode, filename=path)
+    rec = capture_source(source, mode, filename=path, dynamic=dynamic)
     rec["file"] = os.path.basename(path)
     return rec
 
 
-def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[str, Any]:
+def capture_source(source: str, mode: str, filename: str = "<problem>", dynamic: bool = False) -> dict[str, Any]:
+    """Compile the problem with Inductor in `mode` and record what the exporter needs.
+
+    `dynamic`: the dimensions worker/shapes.py's plan says a user varies (batch, sequence, image size)
+    are marked dynamic, every other dimension stays static, so Inductor's code takes those sizes as
+    arguments (s0, s1, ...). The record's `dynamic` entry says which dimensions were asked for, which
+    stayed dynamic and why the others did not; when none stayed dynamic the record has an `error`.
+    """
     import torch
     import torch._dynamo
-    from torch._inductor import config as inductor_config
-    from torch._inductor.compile_fx import compile_fx
-    from torch._inductor.utils import run_and_get_code
 
     if mode not in MODES:
         raise ValueError(f"unknown Inductor mode {mode!r}; choose from {sorted(MODES)}")
@@ -79,12 +83,77 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
     init = ns["get_init_inputs"]() if "get_init_inputs" in ns else []
     # Training mode, like the verifier's reference (worker/inputs.py builds it without .eval()):
     # the exported kernels must compute what that reference computes (batch norm: batch statistics).
-    model = _model_class(ns)(*init).to(device)
+    model_cls = _model_class(ns)
+    model = model_cls(*init).to(device)
     torch.manual_seed(1)
     with device:  # built on the GPU (seconds less for big inputs); a recipe that names a device keeps it
         inputs = _to_device(list(ns["get_inputs"]()), device)
+    if not dynamic:
+        return _compile_and_record(source, mode, model, inputs, None)
+    wanted, why_none = _dynamic_request(model_cls, init, inputs, ns, model)
+    if not wanted:
+        return _no_dynamic(source, mode, inputs, why_none, {"requested": [], "kept": [], "specialised": []})
+    try:
+        rec = _compile_and_record(source, mode, model, inputs, (wanted, torch._dynamo.mark_dynamic))
+    except Exception as e:  # noqa: BLE001 - dynamo refused a dimension: keep those it does not refuse
+        if type(e).__name__ != "ConstraintViolationError" and "ConstraintViolation" not in type(e).__name__ \
+                and "Constraints violated" not in str(e):
+            raise
+        rec = _compile_and_record(source, mode, model, inputs, (wanted, torch._dynamo.maybe_mark_dynamic))
+        rec["dynamic"]["constraint_violation"] = " ".join(line.strip() for line in str(e).splitlines()[:2])[:600]
+    if not rec["dynamic"]["kept"]:
+        return _no_dynamic(source, mode, inputs, "dynamo specialised every dimension marked dynamic ("
+                           + ", ".join(f"{m['group']}: input {m['input']} dim {m['dim']}" for m in wanted) + ")",
+                           rec["dynamic"])
+    return rec
+
+
+def _dynamic_request(model_cls: type, init: list, inputs: list, ns: dict[str, Any],
+                     model: Any) -> tuple[list[dict[str, Any]], str]:
+    """The dimensions to mark dynamic (worker/shapes.py's plan), or why there are none."""
+    import types
+
+    import torch
+
+    from .shapes import plan
+
+    def run_on_device(real: list) -> str | None:
+        try:
+            with torch.no_grad():
+                model(*real)
+        except Exception as e:  # noqa: BLE001 - any failure means "not this shape"
+            return f"{type(e).__name__}: {e}"
+        return None
+
+    shape_plan = plan(model_cls, init, inputs, types.SimpleNamespace(**ns), run_on_device=run_on_device)
+    wanted = [{"group": g.name, "input": i, "dim": d, "size": g.size} for g in shape_plan.groups for i, d in g.members]
+    if wanted:
+        return wanted, ""
+    why = "; ".join(shape_plan.skipped) or ("the problem declares no dynamic dimension" if shape_plan.declared
+                                            else "no dimension a user would vary")
+    return [], f"no dynamic dimension to compile for: {why}"
+
+
+def _no_dynamic(source: str, mode: str, inputs: list, why: str, dyn: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    return {"mode": mode, "error": f"no shape-general export: {why}", "problem_source": source,
+            "input_shapes": [list(t.shape) for t in inputs if isinstance(t, torch.Tensor)],
+            "dynamic": {**dyn, "why_not": why}}
+
+
+def _compile_and_record(source: str, mode: str, model: Any, inputs: list,
+                        marks: tuple[list[dict[str, Any]], Any] | None) -> dict[str, Any]:
+    """One torch.compile of `model` on `inputs` (dimensions in `marks` marked with its function)."""
+    import torch
+    import torch._dynamo
+    import torch._guards
+    from torch._inductor import config as inductor_config
+    from torch._inductor.compile_fx import compile_fx
+    from torch._inductor.utils import run_and_get_code
 
     placeholders: list[dict[str, Any]] = []
+    shape_env: list[Any] = []
 
     def backend(gm, example_inputs):
         placeholders.clear()
@@ -98,13 +167,32 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
             val = node.meta.get("example_value")
             entry: dict[str, Any] = {"node": node.name, "source": src}
             if isinstance(val, torch.Tensor):
-                entry.update(shape=list(val.shape), stride=list(val.stride()), dtype=str(val.dtype).replace("torch.", ""))
+                entry.update(shape=[_hint(s) for s in val.shape], stride=[_hint(s) for s in val.stride()],
+                             dtype=str(val.dtype).replace("torch.", ""))
+                if any(isinstance(s, torch.SymInt) for s in (*val.shape, *val.stride())):
+                    entry.update(sym_shape=[str(s) for s in val.shape], sym_stride=[str(s) for s in val.stride()])
+            elif isinstance(val, torch.SymInt):
+                entry.update(symint=str(val), hint=_hint(val))
             placeholders.append(entry)
+        context = torch._guards.TracingContext.try_get()
+        if context is not None and context.fake_mode is not None and context.fake_mode.shape_env is not None:
+            shape_env[:] = [context.fake_mode.shape_env]  # read after the run: Inductor's guards land in it too
         return compile_fx(gm, example_inputs)
 
     torch._dynamo.reset()
+    dynamic = marks is not None
+    if marks is not None:
+        inputs = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]  # marks stay off the originals
+        wanted, mark = marks
+        for m in wanted:
+            if isinstance(inputs[m["input"]], torch.Tensor):
+                mark(inputs[m["input"]], m["dim"])
     # No FX-graph cache: a cache hit skips code generation, and with it the output code we record.
-    with inductor_config.patch({**MODES[mode], "fx_graph_cache": False}), torch.no_grad():
+    # Only marked dimensions are dynamic (no automatic dynamic shapes on recompiles); with duck shaping
+    # off, two dynamic dimensions of equal size get their own sizes unless the module ties them.
+    with inductor_config.patch({**MODES[mode], "fx_graph_cache": False}), torch.no_grad(), \
+            torch._dynamo.config.patch(automatic_dynamic_shapes=False, assume_static_by_default=True), \
+            _duck_shape(False):
         compiled = torch.compile(model, backend=backend, fullgraph=False)
         out, codes = run_and_get_code(compiled, *inputs)
         torch.cuda.synchronize()
@@ -112,7 +200,7 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
     # torch.compile) already holds the kernel modules; `_chosen_configs` matches kernels by source.
     kernels = _chosen_configs([m for m in list(sys.modules.values()) if m is not None], codes)
     graph_breaks = len(codes) != 1
-    return {
+    rec: dict[str, Any] = {
         "mode": mode,
         "versions": {"torch": torch.__version__, "triton": _triton_version()},
         "device": torch.cuda.get_device_name(0),
@@ -125,11 +213,69 @@ def capture_source(source: str, mode: str, filename: str = "<problem>") -> dict[
         "output_is_tuple": isinstance(out, (tuple, list)),
         "output_len": len(out) if isinstance(out, (tuple, list)) else 1,
     }
+    if dynamic:
+        rec["dynamic"] = _dynamic_record(model, marks[0], placeholders, shape_env[0] if shape_env else None)
+    return rec
+
+
+def _hint(s: Any) -> int:
+    """A size's value at capture (its hint when symbolic)."""
+    import torch
+
+    return int(s.node.hint) if isinstance(s, torch.SymInt) and s.node.hint is not None else int(s)
+
+
+def _duck_shape(on: bool) -> Any:
+    import contextlib
+
+    from torch.fx.experimental import _config as fx_config
+
+    return fx_config.patch(use_duck_shape=on) if hasattr(fx_config, "use_duck_shape") else contextlib.nullcontext()
+
+
+def _dynamic_record(model: Any, wanted: list[dict[str, Any]], placeholders: list[dict[str, Any]],
+                    shape_env: Any) -> dict[str, Any]:
+    """Which marked dimensions stayed dynamic (a symbol in the graph's input), the symbols with the
+    sources dynamo reads them from, and the guards on them (Inductor's included)."""
+    import inspect
+
+    params = list(inspect.signature(model.forward).parameters)
+    by_source = {p.get("source"): p for p in placeholders}
+    kept, specialised = [], []
+    for m in wanted:
+        ph = by_source.get(f"L['{params[m['input']]}']") if m["input"] < len(params) else None
+        sym = ph.get("sym_shape", [None] * len(ph["shape"]))[m["dim"]] if ph and "shape" in ph else None
+        if sym is not None and not sym.lstrip("-").isdigit():
+            kept.append({**m, "symbol": sym})
+        else:
+            specialised.append({**m, "why": "not a graph input" if ph is None else "specialised by dynamo/Inductor"})
+    out: dict[str, Any] = {"requested": wanted, "kept": kept, "specialised": specialised, "symbols": {}, "guards": []}
+    if shape_env is None:
+        return out
+    try:
+        values = getattr(shape_env, "backed_var_to_val", None) or shape_env.var_to_val
+        for sym, sources in shape_env.var_to_sources.items():
+            names = [s.name() if callable(s.name) else s.name for s in sources]
+            rng = shape_env.var_to_range.get(sym)
+            out["symbols"][str(sym)] = {"sources": names, "hint": _int_or_none(values.get(sym)),
+                                        "range": [str(rng.lower), str(rng.upper)] if rng is not None else None}
+        out["guards"] = [str(g.expr) for g in shape_env.guards]
+    except Exception as e:  # noqa: BLE001 - ShapeEnv internals differ between torch versions
+        out["symbols_error"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def _int_or_none(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def capture_for_export(payload: dict[str, Any]) -> dict[str, Any]:
-    """Worker entry point for the Inductor generator: `{"source", "mode"}` → the capture record."""
-    return capture_source(payload["source"], payload["mode"], filename=payload.get("filename", "<problem>"))
+    """Worker entry point for the Inductor generator: `{"source", "mode", "dynamic"?}` → the capture record."""
+    return capture_source(payload["source"], payload["mode"], filename=payload.get("filename", "<problem>"),
+                          dynamic=bool(payload.get("dynamic")))
 
 
 def _kernel_sources(code: str) -> dict[str, str]:
