@@ -27,11 +27,15 @@ from .inductor_export import ExportError, export
 CAPTURE_ENTRY = "inductor.capture"  # the worker entry point (worker/main.py: ENTRY_POINTS)
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
-MODES = ("default", "max-autotune-triton")
+MODES = ("default", "coordinate-descent", "max-autotune-triton")
 # Modes also captured with dynamic shapes. Not max-autotune-triton: a second autotuning run of every
 # GEMM/conv template would double its minutes (its dynamic capture works: scripts/capture_inductor.py
 # --dynamic --modes max-autotune-triton, tests/fixtures/inductor_dynamic/28_*).
 DYNAMIC_MODES = ("default",)
+# Modes captured once: with dynamic shapes, or for the recipe's shapes when shape_specialised allows
+# such kernels. coordinate-descent re-tunes the default's kernels (searching past torch.compile's
+# heuristic configs): the tuned kernels of interest are the ones that can be inserted by default.
+ONE_CAPTURE_MODES = ("coordinate-descent",)
 DEFAULT_CAPTURE_TIMEOUT_S = 300.0  # max-autotune gets settings.autotune_budget_s instead
 
 
@@ -48,7 +52,7 @@ class InductorGenerator:
         for i, (mode, dynamic) in enumerate(captures):
             ctx.cancel.raise_if_cancelled()
             static_default = next((c for c in candidates if c.origin == "inductor:default"), None)
-            if mode != "default" and static_default is not None and not _uses_library_calls(static_default):
+            if mode == "max-autotune-triton" and static_default is not None and not _uses_library_calls(static_default):
                 # The default export is already all-Triton (no cuBLAS/cuDNN call to replace): max-autotune
                 # would only re-tune the same kernels at several times the compile time.
                 continue
@@ -84,7 +88,11 @@ def _captures(settings: Settings) -> list[tuple[str, bool]]:
     """(mode, dynamic) in the order they are captured. The dynamic capture is left out when the user
     allows shape-specialised kernels (fixed-size inference: the recipe's shapes are the ones that run)."""
     out: list[tuple[str, bool]] = []
+    specialised = bool(getattr(settings, "shape_specialised", False))
     for mode in MODES:
+        if mode in ONE_CAPTURE_MODES:
+            out.append((mode, not specialised))
+            continue
         out.append((mode, False))
         if mode in DYNAMIC_MODES and not getattr(settings, "shape_specialised", False):
             out.append((mode, True))

@@ -18,6 +18,9 @@ from typing import Any
 
 MODES = {
     "default": {},
+    # Inductor's coordinate-descent tuner benchmarks block sizes, warps and stages of every pointwise and
+    # reduction kernel around its heuristic choice: the configuration torch.compile's default does not search.
+    "coordinate-descent": {"coordinate_descent_tuning": True},
     # Triton-only GEMM/conv templates so strict mode still gets an all-Triton candidate.
     "max-autotune-triton": {
         "max_autotune": True,
