@@ -74,7 +74,6 @@ def test_max_autotune_stops_at_its_time_budget(pool: WorkerPool, settings: Setti
     """A GEMM problem's default export calls cuBLAS, so max-autotune runs; with a 1 s budget it is
     stopped, the default candidate still comes, and its notes say why max-autotune gave none."""
     _, candidates = _generate("linear_gelu", pool, settings.copy(autotune_budget_s=1.0))
-    assert [c.origin for c in candidates] == ["inductor:default", "inductor:default-dynamic",
-                                              "inductor:coordinate-descent-dynamic"]
+    assert [c.origin for c in candidates] == ["inductor:default", "inductor:default-dynamic"]
     assert any("max-autotune-triton: stopped after its time budget of 1 s (autotune_budget_s" in n
                for n in candidates[0].notes), candidates[0].notes

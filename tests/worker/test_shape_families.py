@@ -243,3 +243,31 @@ def test_a_malformed_get_dynamic_dims_is_the_problems_error(pool: WorkerPool, se
 def test_shape_checks_off(pool: WorkerPool, settings: Settings) -> None:
     r = verify(pool, settings.copy(shape_checks=False), RAISES_ELSEWHERE)
     assert r.passed and r.shapes is None and r.shape_general
+
+
+RANDOM_SHAPE_PROBLEM = '''
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        return torch.relu(x)
+
+
+def get_inputs():
+    return [torch.randn(int(torch.randint(8, 40, (1,)).item()), 256)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+def test_a_recipe_that_draws_its_own_shapes_is_its_own_shape_family(pool: WorkerPool, settings: Settings) -> None:
+    """The seeds already vary the shape; cutting another seed's draw to the first seed's sizes would
+    index out of range (a device-side assert on a GPU). The family stops and says why."""
+    r = verify(pool, settings, GENERAL, RANDOM_SHAPE_PROBLEM)
+    assert r.passed, r.message
+    assert r.shape_general
+    assert any("the recipe draws other shapes with each seed" in s for s in r.shapes.skipped), r.shapes

@@ -27,15 +27,16 @@ from .inductor_export import ExportError, export
 CAPTURE_ENTRY = "inductor.capture"  # the worker entry point (worker/main.py: ENTRY_POINTS)
 # default first: it is quick and usually the one to beat; max-autotune-triton benchmarks many GEMM
 # and conv templates (about a minute on an H200 for a 2048² matmul).
-MODES = ("default", "coordinate-descent", "max-autotune-triton")
+MODES = ("default", "max-autotune-triton")
 # Modes also captured with dynamic shapes. Not max-autotune-triton: a second autotuning run of every
 # GEMM/conv template would double its minutes (its dynamic capture works: scripts/capture_inductor.py
 # --dynamic --modes max-autotune-triton, tests/fixtures/inductor_dynamic/28_*).
 DYNAMIC_MODES = ("default",)
 # Modes captured once: with dynamic shapes, or for the recipe's shapes when shape_specialised allows
-# such kernels. coordinate-descent re-tunes the default's kernels (searching past torch.compile's
-# heuristic configs): the tuned kernels of interest are the ones that can be inserted by default.
-ONE_CAPTURE_MODES = ("coordinate-descent",)
+# such kernels. None today: the coordinate-descent mode (worker/inductor_capture.py) re-tunes the
+# default's kernels, but on an H200 it was no faster than the default on pointwise, softmax, layer
+# norm, GEMM epilogue and attention (docs/BENCHMARKS.md, session 5) while adding a compile per problem.
+ONE_CAPTURE_MODES: tuple[str, ...] = ()
 DEFAULT_CAPTURE_TIMEOUT_S = 300.0  # max-autotune gets settings.autotune_budget_s instead
 
 
