@@ -138,6 +138,21 @@ async def test_invalid_settings_warn_and_keep_defaults(profile: str, tmp_path: p
         assert any("placement" in m.message for m in client.messages if m.type == lsp.MessageType.Warning)
 
 
+async def test_shape_settings_reach_the_server_as_the_editors_send_them(profile: str, tmp_path: pathlib.Path):
+    # camelCase, as vscode-client/package.json names them (and the Neovim plugin passes them on)
+    sent = {"tritonize": {"shapeChecks": False, "shapeSpecialised": True, "minSpeedup": 1.2}}
+    init = sent if profile == "neovim" else None
+    async with session(profile, tmp_path, init_options=init, configuration=sent) as client:
+        for _ in range(50):  # vscode: initialized → workspace/configuration round trip
+            info = await debug_info(client)
+            if not info["settings"]["shape_checks"]:
+                break
+            await asyncio.sleep(0.05)
+        assert (info["settings"]["shape_checks"], info["settings"]["shape_specialised"],
+                info["settings"]["min_speedup"]) == (False, True, 1.2)
+        assert not [m.message for m in client.messages if m.type == lsp.MessageType.Warning]
+
+
 async def test_problem_without_inputs_gets_a_diagnostic(profile: str, tmp_path: pathlib.Path):
     path = copy_fixture(tmp_path, "no_inputs.py")
     async with session(profile, tmp_path) as client:

@@ -1,6 +1,7 @@
-// Entry point: starts `<python> -m tritonize.cli.main serve` through vscode-languageclient and wires
-// the commands, the status-bar item and the settings. Logic lives in the plain modules next to
-// this file; what is here only connects them to VS Code.
+// Entry point: starts `<python> -m tritonize.cli.main serve` through vscode-languageclient, one
+// server per workspace folder (folders.ts), and wires the commands, the status-bar item and the
+// settings. Logic lives in the plain modules next to this file; what is here only connects them to
+// VS Code.
 
 import * as os from "os";
 import * as vscode from "vscode";
@@ -18,17 +19,19 @@ import {
   WorkspaceEdit,
 } from "vscode-languageclient/node";
 import { COMMANDS, ServerAccess, registerCommands, statusBarSink } from "./commands";
+import { DEFAULT_SELECTOR, Servers, folderSelector, mergeMiddleware, outsideOnly, owningFolder } from "./folders";
 import { ActionOrCommand, ConvertHost, LspCodeAction, LspCommand } from "./convert";
 import { PythonExtensionApi, SERVER_ARGS, ServerCommand, chooseServerCommand } from "./interpreter";
 import { makeMiddleware } from "./middleware";
 import { ConversionProgress } from "./progress";
 import { SECTION, needsRestart, serverSettings, settingKeys } from "./settings";
-import { ServerStatus, installCommand, isTritonizeCheckout, shellLine, statusText } from "./status";
+import { ServerStatus, installCommand, isTritonizeCheckout, shellLine } from "./status";
 import { ServerMessageFilter, classNamesFromActions } from "./verify";
 
 const PYTHON_EXTENSION = "ms-python.python";
 
-class TritonizeServer implements ServerAccess {
+/** The language server of one workspace folder (or, with no folder, of the files outside them). */
+class FolderServer implements ServerAccess {
   private client: LanguageClient | undefined;
   private command: ServerCommand | undefined;
   private starting: Promise<void> | undefined;
@@ -39,8 +42,13 @@ class TritonizeServer implements ServerAccess {
     private readonly output: vscode.LogOutputChannel,
     private readonly progress: ConversionProgress,
     private readonly messages: ServerMessageFilter,
-    private readonly statusItem: vscode.StatusBarItem,
+    private readonly onStatus: () => void,
+    private readonly folder: vscode.WorkspaceFolder | undefined,
   ) {}
+
+  private get label(): string {
+    return this.folder ? this.folder.name : "files outside the workspace folders";
+  }
 
   serverStatus(): ServerStatus {
     return this.status;
@@ -48,10 +56,7 @@ class TritonizeServer implements ServerAccess {
 
   private setStatus(change: Partial<ServerStatus>): void {
     this.status = { ...this.status, ...change };
-    const { text, tooltip } = statusText(this.status);
-    this.statusItem.text = text;
-    this.statusItem.tooltip = tooltip;
-    this.statusItem.show();
+    this.onStatus();
   }
 
   /** Ask the server where its workers run (known once a worker said hello). */
@@ -72,9 +77,10 @@ class TritonizeServer implements ServerAccess {
       void vscode.window.showWarningMessage("Tritonize: no interpreter to install into; set tritonize.interpreter.");
       return;
     }
-    // Every workspace folder is looked at: one of them may be a tritonize checkout.
+    // Every workspace folder is looked at (this one first): one of them may be a tritonize checkout.
     let checkout: string | undefined;
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const folders = [...(this.folder ? [this.folder] : []), ...(vscode.workspace.workspaceFolders ?? [])];
+    for (const folder of folders) {
       const pyproject = await vscode.workspace.fs
         .readFile(vscode.Uri.joinPath(folder.uri, "pyproject.toml"))
         .then((bytes) => Buffer.from(bytes).toString("utf8"), () => undefined);
@@ -95,6 +101,15 @@ class TritonizeServer implements ServerAccess {
     return this.command?.source;
   }
 
+  /** The folder whose settings this server reads (undefined: the window's). */
+  get scope(): vscode.Uri | undefined {
+    return this.folder?.uri;
+  }
+
+  get name(): string {
+    return this.label;
+  }
+
   private settings(scope?: vscode.Uri): Record<string, unknown> {
     const config = vscode.workspace.getConfiguration(SECTION, scope);
     return serverSettings(settingKeys(this.context.extension.packageJSON), (key) => config.inspect(key));
@@ -102,7 +117,7 @@ class TritonizeServer implements ServerAccess {
 
   async start(): Promise<void> {
     this.setStatus({ state: "starting", error: undefined, device: undefined });
-    const folder = vscode.workspace.workspaceFolders?.[0];
+    const folder = this.folder;
     const configured = vscode.workspace.getConfiguration(SECTION, folder?.uri).get("interpreter");
     this.command = await chooseServerCommand(
       configured,
@@ -110,23 +125,25 @@ class TritonizeServer implements ServerAccess {
       () => pythonExtensionApi(),
       folder?.uri,
     );
-    this.output.info(`starting: ${[this.command.command, ...this.command.args].join(" ")} (interpreter from ${this.command.source})`);
+    this.output.info(`starting the server for ${this.label}: ${[this.command.command, ...this.command.args].join(" ")} (interpreter from ${this.command.source})`);
     this.setStatus({ interpreter: [this.command.command, ...this.command.args.slice(0, -SERVER_ARGS.length)] });
     const serverOptions: ServerOptions = {
       command: this.command.command,
       args: this.command.args,
       options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };
+    const middleware = makeMiddleware(this.progress, (scopeUri) => this.settings(scopeUri ? vscode.Uri.parse(scopeUri) : folder?.uri));
+    // A folder's client sees that folder's files; the default one every other Python file.
+    const inFolder = (uri: vscode.Uri) => owningFolder(uri, vscode.workspace.workspaceFolders ?? []) !== undefined;
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [
-        { scheme: "file", language: "python" },
-        { scheme: "untitled", language: "python" },
-      ],
+      documentSelector: folder ? folderSelector(folder) : DEFAULT_SELECTOR,
+      workspaceFolder: folder,
       outputChannel: this.output,
       initializationOptions: () => this.settings(folder?.uri),
-      middleware: makeMiddleware(this.progress, (scopeUri) => this.settings(scopeUri ? vscode.Uri.parse(scopeUri) : folder?.uri)),
+      middleware: folder ? middleware : mergeMiddleware(middleware, outsideOnly((uri) => inFolder(uri as vscode.Uri))),
+      diagnosticPullOptions: folder ? undefined : { filter: (document) => inFolder(document.uri) },
     };
-    const client = new LanguageClient(SECTION, "Tritonize", serverOptions, clientOptions);
+    const client = new LanguageClient(SECTION, folder ? `Tritonize (${folder.name})` : "Tritonize", serverOptions, clientOptions);
     this.client = client;
     try {
       await client.start();
@@ -143,7 +160,7 @@ class TritonizeServer implements ServerAccess {
       });
     } catch (err) {
       this.setStatus({ state: "failed", error: String(err) });
-      this.output.error(`the server did not start: ${String(err)}`);
+      this.output.error(`the server for ${this.label} did not start: ${String(err)}`);
       void vscode.window
         .showErrorMessage(
           `Tritonize: the language server did not start with ${this.command.command}. ` +
@@ -255,7 +272,7 @@ async function pythonExtensionApi(): Promise<PythonExtensionApi | undefined> {
   return ext.isActive ? ext.exports : ext.activate();
 }
 
-let server: TritonizeServer | undefined;
+let server: Servers<FolderServer> | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel("Tritonize", { log: true });
@@ -265,8 +282,26 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const serverItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   serverItem.name = "Tritonize server";
   serverItem.command = COMMANDS.serverActions;
-  server = new TritonizeServer(context, output, progress, messages, serverItem);
-  context.subscriptions.push(output, status.item, serverItem, ...registerCommands(server, progress, messages));
+  const servers: Servers<FolderServer> = new Servers(
+    (folder) => new FolderServer(context, output, progress, messages, () => servers.renderStatus(), folder as vscode.WorkspaceFolder | undefined),
+    {
+      folders: () => vscode.workspace.workspaceFolders ?? [],
+      activeUri: () => vscode.window.activeTextEditor?.document.uri,
+      documents: () => vscode.workspace.textDocuments,
+      show: (text, tooltip) => {
+        serverItem.text = text;
+        serverItem.tooltip = tooltip;
+        serverItem.show();
+      },
+    },
+  );
+  server = servers;
+  context.subscriptions.push(output, status.item, serverItem, ...registerCommands(servers, progress, messages));
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void servers.sync()),
+    vscode.workspace.onDidOpenTextDocument((document) => void servers.documentOpened(document)),
+    vscode.window.onDidChangeActiveTextEditor(() => servers.renderStatus()),
+  );
   // The device is known once the first conversion started a worker: ask when a progress bar ends.
   context.subscriptions.push(progress.attach((_token, value) => {
     if (value.kind === "end") {
@@ -276,10 +311,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (needsRestart((key) => event.affectsConfiguration(key))) {
-        output.info("tritonize.interpreter changed: restarting the server");
-        void server?.restart();
-      }
+      void servers.restartWhere((s) => {
+        const scope = s.scope;
+        if (!needsRestart((key) => (scope ? event.affectsConfiguration(key, scope) : event.affectsConfiguration(key)))) {
+          return false;
+        }
+        output.info(`tritonize.interpreter changed: restarting the server for ${s.name}`);
+        return true;
+      });
     }),
   );
   // Follow the Python extension's interpreter when that is where ours came from.
@@ -289,14 +328,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   if (onChange) {
     context.subscriptions.push(
       onChange(() => {
-        if (server?.interpreterSource === "python-extension") {
-          output.info("the Python extension's interpreter changed: restarting the server");
-          void server.restart();
-        }
+        void servers.restartWhere((s) => {
+          if (s.interpreterSource !== "python-extension") {
+            return false;
+          }
+          output.info(`the Python extension's interpreter changed: restarting the server for ${s.name}`);
+          return true;
+        });
       }),
     );
   }
-  await server.start();
+  await servers.sync();
   output.info(`ready; commands: ${Object.values(COMMANDS).join(", ")}`);
 }
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from lsprotocol import types as lsp
+if TYPE_CHECKING:
+    from lsprotocol import types as lsp
 
 USER = {"tritonize_user": True}  # `log.info(..., extra=USER)`: the user should see this line
 
@@ -31,12 +32,15 @@ def user_facing(record: logging.LogRecord) -> bool:
 class LogForwarder(logging.Handler):
     """tritonize's user-facing records → `window/logMessage` (stderr gets all of them)."""
 
-    LEVELS = {logging.ERROR: lsp.MessageType.Error, logging.WARNING: lsp.MessageType.Warning,
-              logging.INFO: lsp.MessageType.Info}
-
     def __init__(self, ls: _Server) -> None:
+        # Imported here, not at the top: bootstrap.py uses `configure` before lsprotocol loads.
+        from lsprotocol import types as lsp
+
         super().__init__(logging.INFO)
         self.ls = ls
+        self.lsp = lsp
+        self.levels = {logging.ERROR: lsp.MessageType.Error, logging.WARNING: lsp.MessageType.Warning,
+                       logging.INFO: lsp.MessageType.Info}
         self.addFilter(user_facing)
 
     @classmethod
@@ -49,8 +53,8 @@ class LogForwarder(logging.Handler):
         loop = self.ls.loop
         if loop is None or loop.is_closed():
             return
-        kind = self.LEVELS.get(min(record.levelno, logging.ERROR), lsp.MessageType.Log)
-        params = lsp.LogMessageParams(type=kind, message=self.format(record))
+        kind = self.levels.get(min(record.levelno, logging.ERROR), self.lsp.MessageType.Log)
+        params = self.lsp.LogMessageParams(type=kind, message=self.format(record))
         try:
             loop.call_soon_threadsafe(self.ls.window_log_message, params)
         except RuntimeError:  # loop closed during shutdown

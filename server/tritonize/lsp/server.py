@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+from typing import BinaryIO
 
 from . import handlers
 from .logs import configure as configure_logging
@@ -29,15 +30,25 @@ def build_server() -> TritonizeServer:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """`tritonize serve [--stdio | --tcp HOST:PORT]`. Returns the process exit code."""
+    """`tritonize serve [--stdio | --tcp HOST:PORT]` without the stdio front of bootstrap.py (TCP,
+    or `TRITONIZE_LSP_BOOTSTRAP=0`). Returns the process exit code."""
     configure_logging()
     ls = build_server()
-    try:
-        if getattr(args, "tcp", None):
-            host, _, port = args.tcp.rpartition(":")
+    if getattr(args, "tcp", None):
+        host, _, port = args.tcp.rpartition(":")
+        try:
             ls.start_tcp(host or "127.0.0.1", int(port))
-        else:
-            ls.start_io()
+        finally:
+            ls.close()  # a lost client: no worker may outlive the server
+        return 0 if ls.shutdown_requested else 1
+    return run_io(ls)
+
+
+def run_io(ls: TritonizeServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """Serve over stdio (or the streams given: bootstrap.py hands over what it read). Returns the
+    process exit code."""
+    try:
+        ls.start_io(stdin, stdout)
     finally:
         ls.close()  # stdin EOF or a lost client: no worker may outlive the server
     return 0 if ls.shutdown_requested else 1

@@ -167,10 +167,12 @@ class TritonizeServer(LanguageServer):
         self.support = ClientSupport()  # until `initialize` says more
         self.loop: asyncio.AbstractEventLoop | None = None
         self.shutdown_requested = False
+        self.early_initialize = False  # bootstrap.py answered `initialize` from the stored answer
         self._stores: dict[str, Any] = {}
         self._init_problems: list[str] = []
         self._announced: list[str] = []
         self._analysis: dict[str, asyncio.TimerHandle] = {}
+        self._parsing: dict[str, tuple[str, asyncio.Future]] = {}  # uri → (text, its parse in flight)
         self._tasks: set[asyncio.Future] = set()
         # (uri, class) → digest of the class's text when it was last converted in this session
         self._converted: dict[tuple[str, str], str] = {}
@@ -282,10 +284,23 @@ class TritonizeServer(LanguageServer):
         cached = self.documents.cached_modules(uri, version, text)
         if cached is not None:
             return text, cached
-        modules, starts = await self.parser.parse(text)
+        # One parse per text: a code action and the stale analysis asking together share it (on a
+        # 5 MB document a second parse would take a core for another half second).
+        pending = self._parsing.get(uri)
+        if pending is None or pending[0] is not text:
+            future = asyncio.ensure_future(self.parser.parse(text))
+            self._parsing[uri] = pending = (text, future)
+            future.add_done_callback(lambda f, uri=uri: self._parse_done(uri, f))
+        modules, starts = await asyncio.shield(pending[1])
         if doc.version == version and doc.source is text:
             self.documents.set_modules(uri, version, text, modules, starts)
         return text, modules
+
+    def _parse_done(self, uri: str, future: asyncio.Future) -> None:
+        if self._parsing.get(uri, (None, None))[1] is future:
+            del self._parsing[uri]
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("parsing %s failed: %s", uri, future.exception())
 
     def text_index(self, uri: str) -> TextIndex:
         """Offsets ⇄ positions in the document as it is now (built once per version)."""
@@ -459,6 +474,7 @@ class TritonizeServer(LanguageServer):
             "pool_started": self.runner.pool is not None,
             "device": self._device_name(),
             "version": self.version,
+            "early_initialize": self.early_initialize,
             "running": self.runner.running(),
             "settings": self.settings.to_dict(),
         }
