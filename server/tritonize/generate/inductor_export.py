@@ -58,6 +58,7 @@ HELPER_NAMES = {
     "promote_to_tensor": "promote_to_tensor",
     "any": "reduce_any",
     "prod": "reduce_prod",
+    "select_one": "select_one",
     "div_floor_integer": "div_floor_integer",
     "remainder_integer": "remainder_integer",
 }
@@ -297,6 +298,7 @@ def _export_kernel(inductor_name: str, src: str, what: str, config: dict[str, An
                    taken: set[str]) -> Kernel:
     tree = ast.parse(src)
     fn: ast.FunctionDef | None = None
+    local: list[ast.FunctionDef] = []  # @triton.jit functions the kernel calls: a scan's combine function
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
@@ -304,6 +306,10 @@ def _export_kernel(inductor_name: str, src: str, what: str, config: dict[str, An
             continue
         if isinstance(node, ast.FunctionDef) and node.name == inductor_name and fn is None:
             fn = node
+            continue
+        if (isinstance(node, ast.FunctionDef) and fn is None and node.name.startswith("_triton_helper_fn")
+                and [ast.unparse(d) for d in node.decorator_list] == ["triton.jit"]):
+            local.append(node)
             continue
         raise ExportError(f"unsupported: module-level code in kernel {inductor_name}: {ast.unparse(node)[:60]}")
     if fn is None:
@@ -320,10 +326,27 @@ def _export_kernel(inductor_name: str, src: str, what: str, config: dict[str, An
     name = _unique(_readable_name(inductor_name, kind), taken)
     body, helpers = _rewrite_body(src, fn, inductor_name, name)
     body = _add_docstring(body, fn, kind, what)
-    _check_free_names(body, name, helpers, inductor_name)
+    body, prelude = _local_functions(src, local, body, name, inductor_name, helpers)
+    _check_free_names(body, name, helpers | {f for f, _ in prelude}, inductor_name)
+    taken.update(f for f, _ in prelude)
+    source = "".join(f"@triton.jit\n{text}\n\n\n" for _, text in prelude) + "@triton.jit\n" + body
     grid_type = "FixedGrid" if kind == "template" else str(config["inductor_meta"].get("grid_type", ""))
-    return Kernel(inductor_name, name, kind, "@triton.jit\n" + body, params, constexprs, config, grid_type,
-                  helpers, what)
+    return Kernel(inductor_name, name, kind, source, params, constexprs, config, grid_type, helpers, what)
+
+
+def _local_functions(src: str, local: list[ast.FunctionDef], body: str, name: str, inductor_name: str,
+                     helpers: set[str]) -> tuple[str, list[tuple[str, str]]]:
+    """The kernel's own @triton.jit functions (Inductor's `_triton_helper_fn_mul0`, a scan's combine
+    function), renamed after the kernel (`<kernel>_combine_mul0`) and written before it."""
+    prelude: list[tuple[str, str]] = []
+    for f in local:
+        new = f"{name}_combine_{f.name.removeprefix('_triton_helper_fn_').strip('_') or len(prelude)}"
+        text, used = _rewrite_body(src, f, f.name, new)
+        helpers.update(used)
+        _check_free_names(text, new, helpers, inductor_name)
+        body = re.sub(rf"\b{re.escape(f.name)}\b", new, body)
+        prelude = [(n, re.sub(rf"\b{re.escape(f.name)}\b", new, t)) for n, t in prelude] + [(new, text)]
+    return body, prelude
 
 
 def _is_constexpr(arg: ast.arg) -> bool:

@@ -167,6 +167,12 @@ def reduce_prod(x, axis):
 
 
 @triton.jit
+def select_one(x, mask, dim, keep_dims=False):
+    """The one element of x where mask is set, along dim (a scan's running total at the end of a block)."""
+    return tl.sum(tl.where(mask, x, 0), dim, keep_dims=keep_dims)
+
+
+@triton.jit
 def div_floor_integer(a, b):
     """Integer division rounding toward -inf (Python's //), from C-style truncating division."""
     quot = a // b
