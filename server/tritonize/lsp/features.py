@@ -219,10 +219,7 @@ class ProgressMapper:
         lo, hi = _STAGE_SPAN.get(ev.stage, (self.percentage, self.percentage))
         pct = lo + (hi - lo) * ev.done // ev.total if ev.total else lo
         self.percentage = max(self.percentage, pct)
-        # Generation messages already start with the generator's name ("llm: round 2/4 · 7 correct · best
-        # 1.31× compile", "template: …"); the others get their stage in front.
-        named = ev.stage == "generate" or ev.stage in ev.message.split(":")[0]
-        message = ev.message if named else f"{ev.stage}: {ev.message}"
+        message = ev.message if ev.stage in ev.message.split(":")[0] else f"{ev.stage}: {ev.message}"
         if ev.total and f"{ev.done}/{ev.total}" not in message:
             message += f" ({ev.done}/{ev.total})"
         if message == self.last_message:
