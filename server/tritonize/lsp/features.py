@@ -163,7 +163,7 @@ def report_diagnostics(report: Report, name_range: Range, min_speedup: float = 1
     specialised = report.specialised_only()
     if specialised:
         out.append(_diag(rng, lsp.DiagnosticSeverity.Warning, "shape_specialised", specialised))
-    elif report.best is not None and not (report.best_result() or report.results[0]).shape_general:
+    elif (best := report.best_result()) is not None and not best.shape_general:
         out.append(_diag(rng, lsp.DiagnosticSeverity.Information, "shape_specialised", report.shapes_line() or ""))
     slower = report.not_faster(min_speedup)
     if slower:

@@ -49,8 +49,8 @@ class DimGroup:
     members: tuple[tuple[int, int], ...]
     size: int  # the recipe's size
 
-    def describe(self, names: Sequence[str] | None = None) -> str:
-        where = ", ".join(f"{_input_name(i, names)}.{d}" for i, d in self.members)
+    def describe(self) -> str:
+        where = ", ".join(f"input{i}.{d}" for i, d in self.members)
         return f"{self.name}: {where} (recipe {self.size})"
 
 
@@ -301,7 +301,3 @@ def variant_inputs(fresh: list, variant: Variant | None, gen: torch.Generator) -
         else:
             out[i] = x.index_select(d, index.to(x.device)).contiguous()
     return out
-
-
-def _input_name(i: int, names: Sequence[str] | None) -> str:
-    return names[i] if names and i < len(names) else f"input{i}"

@@ -365,16 +365,11 @@ class Verification:
         """Why the candidate does not support this variant (None: it does). Raises the Verdict of a cheat."""
         if failure is not None:
             return f"raises: {failure.message}"
-        alias = aliases(out, ref_out)
-        if alias:
-            raise Verdict("cheat", f"at {label}: {alias} shares memory with the reference's output")
-        if aliases(out, given) and not aliases(ref_out, ref_in):
-            raise Verdict("cheat", f"at {label}: an output shares memory with an input (the reference returns "
-                          "new tensors)")
-        mutated = first_mutated(pristine, given)
-        if mutated and first_mutated(pristine, ref_in) is None:
-            raise Verdict("cheat", f"at {label}: ModelNew.forward modified {mutated} (the reference leaves its "
-                          "inputs unchanged)")
+        try:
+            check_custody(out, given, ref_out, ref_in, pristine)
+        except Verdict as v:
+            v.message = f"at {label}: {v.message}"
+            raise
         if launched == 0:
             return "no Triton kernel launched at this size (the candidate falls back to something else)"
         assert self.tol is not None
@@ -431,17 +426,7 @@ class Verification:
         if launched == 0:
             raise Verdict("cheat", "no Triton kernel was launched during ModelNew.forward")
         self.kernels_launched = max(self.kernels_launched, launched)
-        alias = aliases(out, ref_out)
-        if alias:
-            raise Verdict("cheat", f"{alias} shares memory with the reference's output")
-        alias = aliases(out, given)
-        if alias and not aliases(ref_out, ref_in):
-            raise Verdict("cheat", f"{alias} shares memory with an input (the reference returns new tensors)")
-        ref_mutates = first_mutated(pristine, ref_in) is not None
-        mutated = first_mutated(pristine, given)
-        if mutated and not ref_mutates:
-            raise Verdict("cheat", f"ModelNew.forward modified {mutated} (the reference leaves its inputs unchanged)")
-        return ref_mutates
+        return check_custody(out, given, ref_out, ref_in, pristine)
 
     def construct(self, init: list, init_seed: int, seed: int) -> Any:
         """ModelNew(*init) on the device, under the weights seed, guarded (runner)."""
@@ -545,6 +530,23 @@ class Verification:
         measured = self.runner.call(lambda: _timed(candidate, own, dev, **OTHER_SHAPE_BENCH),
                                     f"ModelNew.forward (timing at {label})", record=False)
         return ShapeTiming(shape=label, ms=measured.ms, eager_ms=eager_ms)
+
+
+def check_custody(out: Any, given: Any, ref_out: Any, ref_in: Any, pristine: Any) -> bool:
+    """The candidate's output shares no memory with the reference's output or (unless the reference's does)
+    with its inputs, and it left its inputs as they were (unless the reference changes its own). Raises the
+    `cheat` Verdict; returns whether the reference mutates its inputs."""
+    alias = aliases(out, ref_out)
+    if alias:
+        raise Verdict("cheat", f"{alias} shares memory with the reference's output")
+    alias = aliases(out, given)
+    if alias and not aliases(ref_out, ref_in):
+        raise Verdict("cheat", f"{alias} shares memory with an input (the reference returns new tensors)")
+    ref_mutates = first_mutated(pristine, ref_in) is not None
+    mutated = first_mutated(pristine, given)
+    if mutated and not ref_mutates:
+        raise Verdict("cheat", f"ModelNew.forward modified {mutated} (the reference leaves its inputs unchanged)")
+    return ref_mutates
 
 
 def _timed(model: Any, inputs: list, device: torch.device, **budget: Any) -> Any:
